@@ -1,0 +1,187 @@
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import path from 'node:path';
+import { Server } from 'socket.io';
+import { identify, originAllowed } from './auth';
+import type { Backend } from './backend';
+import { Chat, type ParleyServer } from './chat';
+import type { Config } from './config';
+import { AppError } from './errors';
+import { createHttpApp } from './http/routes';
+import type { Logger } from './logger';
+import type { Metrics } from './metrics';
+import { registerHandlers, userRoom } from './realtime/handlers';
+
+export interface AppDeps {
+  backend: Backend;
+  logger: Logger;
+  metrics: Metrics;
+  /** Folder of the built browser app. @default dist/public beside this build */
+  publicDir?: string;
+}
+
+export type AppOptions = Pick<
+  Config,
+  'instanceId' | 'authSecret' | 'allowedOrigins' | 'trustProxy' | 'limits' | 'drainTimeoutMs'
+>;
+
+export interface App {
+  readonly httpServer: http.Server;
+  readonly io: ParleyServer;
+  readonly chat: Chat;
+  /** Listens; resolves with the port actually bound (useful with port 0). */
+  listen(port: number, host?: string): Promise<number>;
+  /** Whether `/readyz` answers 200. */
+  ready(): boolean;
+  /**
+   * Stops taking traffic and moves clients away: `/readyz` turns 503, new
+   * transports are refused, connected clients' transports are closed so that
+   * socket.io-client reconnects on its own (to another instance). Idempotent.
+   */
+  drain(): Promise<void>;
+  /** Drains, then closes the server and the backend. Idempotent. */
+  close(): Promise<void>;
+}
+
+/**
+ * Wires an instance together: HTTP routes, Socket.IO with its handshake
+ * checks and handlers, and the backend. Starts nothing by itself (see
+ * `main.ts`); tests build their servers through this same function.
+ */
+export function createApp(deps: AppDeps, options: AppOptions): App {
+  const { backend, logger, metrics } = deps;
+  let draining = false;
+  const ready = () => !draining && backend.ready();
+
+  const io: ParleyServer = new Server({
+    // Browsers on other origins must reach the handshake to be told
+    // `forbidden_origin` (a CORS failure would read as a network error);
+    // the origin itself is checked in the middleware below.
+    cors: { origin: true, credentials: true },
+    // Draining refuses new transports at the Engine.IO level: a middleware
+    // error would stop socket.io-client's auto-reconnection.
+    allowRequest: (_req, callback) => callback(null, !draining),
+    maxHttpBufferSize: 64 * 1024,
+    // Sockets that drop without a goodbye leave their rooms within ~45 s.
+    pingInterval: 20_000,
+    pingTimeout: 20_000,
+  });
+  if (backend.adapter) io.adapter(backend.adapter);
+  const chat = new Chat(io, backend, metrics, logger);
+
+  const httpApp = createHttpApp({
+    chat,
+    config: options,
+    metrics,
+    logger,
+    ready,
+    publicDir: deps.publicDir ?? path.join(__dirname, '..', 'public'),
+  });
+  // Socket.IO attaches after express so that it takes /socket.io/ requests first.
+  const httpServer = http.createServer(httpApp);
+  io.attach(httpServer);
+
+  io.use((socket, next) => {
+    const { headers } = socket.handshake;
+    if (!originAllowed(headers.origin, headers.host, options.allowedOrigins)) {
+      metrics.handshakesRefused.inc({ reason: 'forbidden_origin' });
+      return next(new Error('forbidden_origin'));
+    }
+    try {
+      socket.data.identity = identify(socket.handshake.auth, options.authSecret);
+    } catch (err) {
+      metrics.handshakesRefused.inc({ reason: 'unauthorized' });
+      const e = new Error('unauthorized') as Error & { data?: unknown };
+      e.data = { message: err instanceof AppError ? err.message : 'bad identity' };
+      return next(e);
+    }
+    socket.data.rooms = new Set();
+    next();
+  });
+
+  if (options.limits) {
+    io.use((socket, next) => {
+      const address = options.trustProxy ? forwardedFor(socket.handshake.headers) ?? socket.handshake.address : socket.handshake.address;
+      backend.limits.consume('connect', address).then(
+        () => next(),
+        () => {
+          metrics.handshakesRefused.inc({ reason: 'rate_limited' });
+          next(new Error('rate_limited'));
+        },
+      );
+    });
+  }
+
+  io.on('connection', (socket) => {
+    const { user } = socket.data.identity;
+    metrics.connectedSockets.inc();
+    logger.info({ socket: socket.id, user: user.id, address: socket.handshake.address }, 'connected');
+    socket.join(userRoom(user));
+    registerHandlers(socket, { io, chat, backend, metrics, logger });
+    socket.emit('session', { user, instanceId: options.instanceId });
+    socket.on('disconnect', (reason) => {
+      metrics.connectedSockets.dec();
+      logger.info({ socket: socket.id, user: user.id, reason }, 'disconnected');
+    });
+  });
+
+  const adapter = io.of('/').adapter;
+  adapter.on('create-room', (room: string) => {
+    if (isChatRoom(room, adapter.sids)) metrics.joinedRooms.inc();
+  });
+  adapter.on('delete-room', (room: string) => {
+    if (isChatRoom(room, adapter.sids)) metrics.joinedRooms.dec();
+  });
+
+  let drainPromise: Promise<void> | undefined;
+  let closePromise: Promise<void> | undefined;
+
+  async function runDrain(): Promise<void> {
+    draining = true;
+    logger.info({ sockets: io.of('/').sockets.size }, 'draining');
+    // Closing the transport (not `socket.disconnect()`) reads to the client as
+    // "transport close", after which it reconnects, through the balancer, to
+    // an instance that is not draining.
+    for (const socket of io.of('/').sockets.values()) socket.conn.close();
+    const deadline = Date.now() + options.drainTimeoutMs;
+    while (io.of('/').sockets.size > 0 && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  }
+
+  async function runClose(): Promise<void> {
+    await (drainPromise ??= runDrain());
+    await new Promise<void>((resolve) => io.close(() => resolve()));
+    await backend.close();
+    logger.info('closed');
+  }
+
+  return {
+    httpServer,
+    io,
+    chat,
+    ready,
+    listen(port, host) {
+      return new Promise((resolve, reject) => {
+        httpServer.once('error', reject);
+        httpServer.listen(port, host, () => {
+          httpServer.off('error', reject);
+          resolve((httpServer.address() as AddressInfo).port);
+        });
+      });
+    },
+    drain: () => (drainPromise ??= runDrain()),
+    close: () => (closePromise ??= runClose()),
+  };
+}
+
+/** A chat room, as opposed to a socket's own room or a user's room. */
+function isChatRoom(room: string, sids: Map<string, unknown>): boolean {
+  return !sids.has(room) && !room.startsWith('user:');
+}
+
+function forwardedFor(headers: Record<string, string | string[] | undefined>): string | undefined {
+  const value = headers['x-forwarded-for'];
+  const first = (Array.isArray(value) ? value[0] : value)?.split(',')[0]?.trim();
+  return first || undefined;
+}

@@ -1,0 +1,97 @@
+import os from 'node:os';
+import { z } from 'zod';
+
+/**
+ * Every setting of an instance, read from the environment once and checked
+ * here. A bad value stops start-up with one line that names the variable.
+ */
+export interface Config {
+  /** HTTP + Socket.IO port. @default 3000 */
+  port: number;
+  /** Bind address. @default "0.0.0.0" */
+  host: string;
+  /** Redis for the adapter, history and presence; unset = in-memory, single instance. */
+  redisUrl?: string;
+  /** HS256 secret; set = token mode, unset = open mode. */
+  authSecret?: string;
+  /** Browser origins allowed besides the server's own. @default [] */
+  allowedOrigins: string[];
+  /** Name of this instance in logs, metrics and `session`. @default hostname:port */
+  instanceId: string;
+  /** Honour `X-Forwarded-For` from a balancer. @default false */
+  trustProxy: boolean;
+  /** Rate limits on (sends, joins, connections per address). @default true */
+  limits: boolean;
+  /** Messages kept per room. @default 10000 */
+  historyMax: number;
+  /** pino level. @default "info" */
+  logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  /** How long draining waits for clients to move before exiting. @default 10000 */
+  drainTimeoutMs: number;
+}
+
+export class ConfigError extends Error {
+  constructor(readonly variable: string, detail: string) {
+    super(`${variable}: ${detail}`);
+    this.name = 'ConfigError';
+  }
+}
+
+const port = z.coerce.number().int().min(0).max(65535);
+const flag = z
+  .string()
+  .transform((v) => v.trim().toLowerCase())
+  .pipe(z.enum(['1', '0', 'true', 'false', 'yes', 'no', 'on', 'off']))
+  .transform((v) => ['1', 'true', 'yes', 'on'].includes(v));
+
+const fields = {
+  PORT: port.default(3000),
+  HOST: z.string().min(1).default('0.0.0.0'),
+  REDIS_URL: z
+    .string()
+    .url()
+    .refine((u) => /^rediss?:\/\//.test(u), 'must start with redis:// or rediss://')
+    .optional(),
+  AUTH_SECRET: z.string().min(16, 'must be at least 16 characters').optional(),
+  ALLOWED_ORIGINS: z
+    .string()
+    .transform((v) => v.split(',').map((o) => o.trim()).filter(Boolean))
+    .pipe(z.array(z.string().url().transform((o) => new URL(o).origin)))
+    .default(''),
+  INSTANCE_ID: z.string().regex(/^[A-Za-z0-9_.:-]{1,64}$/, 'must be 1-64 of [A-Za-z0-9_.:-]').optional(),
+  TRUST_PROXY: flag.default('off'),
+  LIMITS: flag.default('on'),
+  HISTORY_MAX: z.coerce.number().int().min(100).max(1_000_000).default(10_000),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  DRAIN_TIMEOUT_MS: z.coerce.number().int().min(0).max(600_000).default(10_000),
+} as const;
+
+/**
+ * Reads the config from an environment. An empty variable counts as unset.
+ * @throws ConfigError naming the first bad variable.
+ */
+export function readConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const values: Record<string, unknown> = {};
+  for (const [name, schema] of Object.entries(fields)) {
+    const raw = env[name];
+    const parsed = (schema as z.ZodTypeAny).safeParse(raw === '' ? undefined : raw);
+    if (!parsed.success) {
+      throw new ConfigError(name, `${parsed.error.issues[0]?.message ?? 'invalid'} (got ${JSON.stringify(raw)})`);
+    }
+    values[name] = parsed.data;
+  }
+  const v = values as { [K in keyof typeof fields]: z.output<(typeof fields)[K]> };
+  return {
+    port: v.PORT,
+    host: v.HOST,
+    redisUrl: v.REDIS_URL,
+    authSecret: v.AUTH_SECRET,
+    allowedOrigins: v.ALLOWED_ORIGINS,
+    instanceId: v.INSTANCE_ID ?? `${os.hostname()}:${v.PORT}`,
+    trustProxy: v.TRUST_PROXY,
+    limits: v.LIMITS,
+    historyMax: v.HISTORY_MAX,
+    logLevel: v.LOG_LEVEL,
+    drainTimeoutMs: v.DRAIN_TIMEOUT_MS,
+  };
+}

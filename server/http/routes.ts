@@ -1,0 +1,112 @@
+import express, { type NextFunction, type Request, type Response } from 'express';
+import path from 'node:path';
+import { identify, type Identity } from '../auth';
+import type { Chat } from '../chat';
+import type { Config } from '../config';
+import { AppError, HTTP_STATUS, toErrorBody } from '../errors';
+import type { Logger } from '../logger';
+import type { Metrics } from '../metrics';
+import { parseHistory, parsePostBody, parseRoom, queryNumber } from '../validation';
+
+export interface RoutesDeps {
+  chat: Chat;
+  config: Pick<Config, 'authSecret' | 'trustProxy'>;
+  metrics: Metrics;
+  logger: Logger;
+  /** `/readyz`: whether this instance takes traffic now. */
+  ready(): boolean;
+  /** Folder of the built browser app. */
+  publicDir: string;
+}
+
+/** The HTTP surface: the browser app, probes, metrics and the REST API. */
+export function createHttpApp(deps: RoutesDeps): express.Express {
+  const { chat, config, metrics, logger } = deps;
+  const app = express();
+  app.disable('x-powered-by');
+  if (config.trustProxy) app.set('trust proxy', true);
+
+  app.get('/healthz', (_req, res) => {
+    res.json({ ok: true });
+  });
+  app.get('/readyz', (_req, res) => {
+    const ready = deps.ready();
+    res.status(ready ? 200 : 503).json({ ok: ready });
+  });
+  app.get('/metrics', (_req, res, next) => {
+    metrics.registry
+      .metrics()
+      .then((text) => res.type(metrics.registry.contentType).send(text))
+      .catch(next);
+  });
+
+  const api = express.Router();
+  api.use(express.json({ limit: '64kb' }));
+
+  // Token mode: every /api route needs a bearer token.
+  const bearer = (req: Request): Identity | undefined => {
+    if (config.authSecret === undefined) return undefined;
+    const match = /^Bearer (.+)$/.exec(req.get('authorization') ?? '');
+    return identify({ token: match?.[1] }, config.authSecret);
+  };
+
+  api.get('/rooms', async (req, res) => {
+    res.json({ rooms: await chat.roomsList(bearer(req)) });
+  });
+
+  api.get('/rooms/:room/messages', async (req, res) => {
+    const identity = bearer(req);
+    for (const key of ['before', 'after', 'limit']) {
+      if (Array.isArray(req.query[key])) throw new AppError('invalid_payload', `${key}: given more than once`);
+    }
+    const payload = parseHistory({
+      room: parseRoom(req.params.room),
+      before: queryNumber(req.query.before, 'before'),
+      after: queryNumber(req.query.after, 'after'),
+      limit: queryNumber(req.query.limit, 'limit'),
+    });
+    res.json(await chat.history(identity, payload));
+  });
+
+  api.post('/rooms/:room/messages', async (req, res) => {
+    const room = parseRoom(req.params.room);
+    const identity = bearer(req) ?? identify({ name: (req.body as { name?: unknown } | undefined)?.name }, undefined);
+    const body = parsePostBody(req.body);
+    const message = await chat.send(identity, { room, text: body.text, clientId: body.clientId });
+    res.status(201).json({ message });
+  });
+
+  api.use((_req, _res, next) => next(new AppError('invalid_payload', 'no such route')));
+  app.use('/api', api);
+
+  app.use(express.static(deps.publicDir, { index: 'index.html', maxAge: '1h', setHeaders: noCacheHtml }));
+
+  // Errors, including a body that is not JSON, answer `{ error: { code, message } }`.
+  app.use((err: unknown, _req: Request, res: Response, _next: NextFunction) => {
+    const body = httpError(err);
+    if (body.code === 'internal') logger.error({ err }, 'http route failed');
+    metrics.errors.inc({ code: body.code });
+    if (body.retryAfterMs !== undefined) res.set('Retry-After', String(Math.ceil(body.retryAfterMs / 1000)));
+    res.status(body.code === 'invalid_payload' && isNotFound(err) ? 404 : HTTP_STATUS[body.code]).json({ error: body });
+  });
+
+  return app;
+}
+
+function httpError(err: unknown) {
+  // body-parser's errors: malformed JSON and bodies over the limit.
+  const e = err as { type?: string; status?: number };
+  if (e && e.type === 'entity.too.large') return { code: 'too_large' as const, message: 'request body too large' };
+  if (e && typeof e.type === 'string' && e.status && e.status < 500) {
+    return { code: 'invalid_payload' as const, message: `body: ${e.type.replace(/\./g, ' ')}` };
+  }
+  return toErrorBody(err);
+}
+
+function isNotFound(err: unknown): boolean {
+  return err instanceof AppError && err.message === 'no such route';
+}
+
+function noCacheHtml(res: Response, file: string): void {
+  if (path.extname(file) === '.html') res.setHeader('Cache-Control', 'no-cache');
+}

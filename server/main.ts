@@ -1,0 +1,67 @@
+/**
+ * Starts one Parley instance: reads the config, builds the backend (memory,
+ * or Redis with `REDIS_URL`), listens, and drains on SIGTERM/SIGINT.
+ *
+ * Run it with node directly (`node dist/server/main.js`): npm does not
+ * forward signals, and draining needs SIGTERM to reach this process.
+ */
+import { createApp } from './app';
+import { createMemoryBackend, type Backend } from './backend';
+import { ConfigError, readConfig, type Config } from './config';
+import { createLogger, type Logger } from './logger';
+import { createMetrics } from './metrics';
+
+async function createBackend(config: Config, logger: Logger): Promise<Backend> {
+  if (!config.redisUrl) return createMemoryBackend(config);
+  logger.fatal('REDIS_URL: the Redis backend is not built yet');
+  throw new ConfigError('REDIS_URL', 'the Redis backend is not built yet');
+}
+
+async function main(): Promise<void> {
+  let config: Config;
+  try {
+    config = readConfig();
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`parley: bad configuration: ${err.message}\n`);
+      process.exit(2);
+    }
+    throw err;
+  }
+
+  const logger = createLogger(config.instanceId, config.logLevel);
+  // Last line of defence: a stray rejection is logged, never fatal.
+  process.on('unhandledRejection', (err) => logger.error({ err }, 'unhandled rejection'));
+
+  const metrics = createMetrics(config.instanceId);
+  const backend = await createBackend(config, logger);
+  metrics.redisUp.set(backend.ready() ? 1 : 0);
+  setInterval(() => metrics.redisUp.set(backend.ready() ? 1 : 0), 1000).unref();
+
+  const app = createApp({ backend, logger, metrics }, config);
+  const port = await app.listen(config.port, config.host);
+  const shownHost = config.host === '0.0.0.0' || config.host === '::' ? 'localhost' : config.host;
+  logger.info({ port, backend: backend.kind, auth: config.authSecret ? 'token' : 'open' }, 'listening');
+  process.stdout.write(`Parley is running at http://${shownHost}:${port}\n`);
+
+  let stopping = false;
+  const stop = (signal: NodeJS.Signals) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, 'stopping');
+    app.close().then(
+      () => process.exit(0),
+      (err) => {
+        logger.error({ err }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', stop);
+  process.on('SIGINT', stop);
+}
+
+main().catch((err) => {
+  process.stderr.write(`parley: failed to start: ${(err as Error).stack ?? err}\n`);
+  process.exit(1);
+});

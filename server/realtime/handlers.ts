@@ -1,0 +1,131 @@
+import type { Socket } from 'socket.io';
+import type { Answer, ClientToServerEvents, ServerToClientEvents, User } from '../../protocol';
+import { assertMayUse } from '../auth';
+import type { Backend } from '../backend';
+import type { Chat, ParleyServer, SocketData } from '../chat';
+import { AppError, toErrorBody } from '../errors';
+import type { Logger } from '../logger';
+import type { Metrics } from '../metrics';
+import { parseHistory, parseJoin, parseLeave, parseRoomsList, parseSend, parseTyping } from '../validation';
+
+type ParleySocket = Socket<ClientToServerEvents, ServerToClientEvents, Record<string, never>, SocketData>;
+
+export interface HandlerDeps {
+  io: ParleyServer;
+  chat: Chat;
+  backend: Backend;
+  metrics: Metrics;
+  logger: Logger;
+}
+
+/**
+ * Wires the contract's client-to-server events onto a connected socket.
+ * Every handler answers through its ack with `Ok` or `Err`, and never throws:
+ * a missing ack, a payload of any shape or an unknown event are all harmless.
+ */
+export function registerHandlers(socket: ParleySocket, deps: HandlerDeps): void {
+  const { io, chat, backend, metrics, logger } = deps;
+  const identity = socket.data.identity;
+  const user = identity.user;
+  const log = logger.child({ socket: socket.id, user: user.id });
+
+  /** Registers a handler whose result (or error) is the ack's answer. */
+  const on = <T extends object>(event: keyof ClientToServerEvents, handler: (payload: unknown) => Promise<T>) => {
+    (socket as unknown as { on(e: string, l: (...args: unknown[]) => void): void }).on(event, (...args: unknown[]) => {
+      const ack = typeof args[args.length - 1] === 'function' ? (args.pop() as (a: Answer<T>) => void) : undefined;
+      const payload = args[0];
+      handler(payload).then(
+        (result) => ack?.({ ok: true, ...result }),
+        (err: unknown) => {
+          const error = toErrorBody(err);
+          metrics.errors.inc({ code: error.code });
+          if (error.code === 'internal') log.error({ err, event }, 'handler failed');
+          else log.debug({ event, code: error.code }, error.message);
+          ack?.({ ok: false, error });
+        },
+      );
+    });
+  };
+
+  on('room:join', async (p) => {
+    const { room, since } = parseJoin(p);
+    assertMayUse(identity, room);
+    await backend.limits.consume('join', socket.id);
+    // Order matters: be in the room and subscribed to its broadcasts before
+    // reading history, so that no message falls between the two.
+    await socket.join(room);
+    const wasJoined = socket.data.rooms.has(room);
+    socket.data.rooms.add(room);
+    try {
+      await backend.subscribed(room);
+      const { first, members } = await backend.presence.join(room, user, socket.id);
+      if (first) io.to(room).emit('presence', { room, event: 'join', user, members: members.length });
+      const history = await chat.joinHistory(room, since);
+      return { room, seq: history.seq, messages: history.messages, members, hasMore: history.hasMore };
+    } catch (err) {
+      // A join that failed leaves the socket as it was, so a retry starts clean.
+      if (!wasJoined) await leaveRoom(room).catch(() => {});
+      throw err;
+    }
+  });
+
+  on('room:leave', async (p) => {
+    const { room } = parseLeave(p);
+    await leaveRoom(room);
+    return {};
+  });
+
+  on('message:send', async (p) => {
+    const started = process.hrtime.bigint();
+    let outcome = 'ok';
+    try {
+      const payload = parseSend(p);
+      if (!socket.data.rooms.has(payload.room)) throw new AppError('not_joined', `join ${payload.room} before sending to it`);
+      const message = await chat.send(identity, payload);
+      return { message };
+    } catch (err) {
+      outcome = toErrorBody(err).code;
+      throw err;
+    } finally {
+      metrics.sendAckSeconds.observe({ outcome }, Number(process.hrtime.bigint() - started) / 1e9);
+    }
+  });
+
+  on('room:history', async (p) => chat.history(identity, parseHistory(p)));
+
+  on('typing', async (p) => {
+    const { room, typing } = parseTyping(p);
+    if (!socket.data.rooms.has(room)) throw new AppError('not_joined', `join ${room} before typing in it`);
+    // To the room's other users: not even this user's other sockets.
+    io.to(room).except(userRoom(user)).emit('typing', { room, user, typing });
+    return {};
+  });
+
+  on('rooms:list', async (p) => {
+    parseRoomsList(p);
+    return { rooms: await chat.roomsList(identity) };
+  });
+
+  socket.on('disconnecting', () => {
+    for (const room of socket.data.rooms) {
+      leaveRoom(room).catch((err) => log.warn({ err, room }, 'presence leave on disconnect failed'));
+    }
+  });
+
+  async function leaveRoom(room: string): Promise<void> {
+    if (!socket.data.rooms.delete(room)) return;
+    await socket.leave(room);
+    if (!io.of('/').adapter.rooms.has(room)) chat.forgetRoom(room);
+    const { last, members } = await backend.presence.leave(room, user, socket.id);
+    if (last) io.to(room).emit('presence', { room, event: 'leave', user, members });
+  }
+}
+
+/**
+ * The Socket.IO room holding every socket of one user on this instance, used
+ * to leave a user's own sockets out of a broadcast. Its name cannot be a chat
+ * room's (they never contain a colon).
+ */
+export function userRoom(user: User): string {
+  return `user:${user.id}`;
+}

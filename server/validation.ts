@@ -1,0 +1,118 @@
+import { z } from 'zod';
+import {
+  CLIENT_ID_PATTERN,
+  HISTORY_MAX_LIMIT,
+  MAX_NAME_LENGTH,
+  MAX_TEXT_LENGTH,
+  ROOM_PATTERN,
+  type HistoryPayload,
+  type JoinPayload,
+  type LeavePayload,
+  type SendPayload,
+  type TypingPayload,
+} from '../protocol';
+import { AppError } from './errors';
+
+/*
+ * Every payload from the network is parsed here, at the edge, into the
+ * protocol's types. Failures become the contract's error codes with a message
+ * that names the field.
+ */
+
+// eslint-disable-next-line no-control-regex
+const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
+const seqNumber = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
+
+// `invalid_room` is told apart from other failures by this message.
+const ROOM_MESSAGE = 'must match ^[a-z0-9][a-z0-9_-]{0,63}$';
+const TOO_LARGE_MESSAGE = `must be at most ${MAX_TEXT_LENGTH} characters`;
+
+const room = z.string().max(64, ROOM_MESSAGE).regex(ROOM_PATTERN, ROOM_MESSAGE);
+const clientId = z.string().regex(CLIENT_ID_PATTERN, 'must be 1-64 characters of [A-Za-z0-9_-]');
+const text = z
+  .string()
+  // A cheap bound before counting code points, so a huge string costs little.
+  .max(MAX_TEXT_LENGTH * 2, TOO_LARGE_MESSAGE)
+  .refine((t) => codePoints(t) <= MAX_TEXT_LENGTH, TOO_LARGE_MESSAGE)
+  .refine((t) => !t.includes('\u0000'), 'must not contain NUL')
+  .refine((t) => t.trim().length > 0, 'must have a non-blank character');
+
+const schemas = {
+  join: z.object({ room, since: seqNumber.optional() }),
+  leave: z.object({ room }),
+  send: z.object({ room, text, clientId }),
+  history: z
+    .object({
+      room,
+      before: seqNumber.optional(),
+      after: seqNumber.optional(),
+      limit: z.number().int().min(1).max(HISTORY_MAX_LIMIT).optional(),
+    })
+    .refine((p) => p.before === undefined || p.after === undefined, 'before and after cannot be given together'),
+  typing: z.object({ room, typing: z.boolean() }),
+  roomsList: z.union([z.object({}), z.undefined()]),
+  postBody: z.object({ text, clientId, name: z.unknown().optional() }),
+};
+
+function codePoints(s: string): number {
+  let n = 0;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    // A high surrogate followed by a low one is a single code point.
+    if (c >= 0xd800 && c <= 0xdbff && i + 1 < s.length) {
+      const d = s.charCodeAt(i + 1);
+      if (d >= 0xdc00 && d <= 0xdfff) i++;
+    }
+    n++;
+  }
+  return n;
+}
+
+function parse<T>(schema: z.ZodType<T, z.ZodTypeDef, unknown>, input: unknown): T {
+  const result = schema.safeParse(input);
+  if (result.success) return result.data;
+  const issue = result.error.issues[0];
+  const field = issue.path.join('.');
+  const where = field ? `${field}: ` : '';
+  if (issue.path[0] === 'room' && issue.message === ROOM_MESSAGE) {
+    throw new AppError('invalid_room', `room: ${ROOM_MESSAGE}`);
+  }
+  if (issue.path[0] === 'text' && issue.message === TOO_LARGE_MESSAGE) {
+    throw new AppError('too_large', `text: ${TOO_LARGE_MESSAGE}`);
+  }
+  const message = issue.code === 'invalid_type' ? `${where}expected ${issue.expected}, got ${issue.received}` : `${where}${issue.message}`;
+  throw new AppError('invalid_payload', message);
+}
+
+export const parseJoin = (p: unknown): JoinPayload => parse(schemas.join, p);
+export const parseLeave = (p: unknown): LeavePayload => parse(schemas.leave, p);
+export const parseSend = (p: unknown): SendPayload => parse(schemas.send, p);
+export const parseHistory = (p: unknown): HistoryPayload => parse(schemas.history, p);
+export const parseTyping = (p: unknown): TypingPayload => parse(schemas.typing, p);
+export const parseRoomsList = (p: unknown): void => void parse(schemas.roomsList, p);
+export const parsePostBody = (p: unknown): { text: string; clientId: string; name?: unknown } => parse(schemas.postBody, p);
+export const parseRoom = (r: unknown): string => parse(z.object({ room }), { room: r }).room;
+
+/**
+ * A display name: 1–32 code points after trimming, no control characters.
+ * @returns the trimmed name, or undefined when it is not acceptable.
+ */
+export function parseName(name: unknown): string | undefined {
+  if (typeof name !== 'string' || name.length > MAX_NAME_LENGTH * 4) return undefined;
+  const trimmed = name.trim();
+  const n = codePoints(trimmed);
+  if (n < 1 || n > MAX_NAME_LENGTH || CONTROL.test(trimmed)) return undefined;
+  return trimmed;
+}
+
+/**
+ * A whole number from a query string (`?before=10`): digits only, so that
+ * `1e3`, `-1`, `1.5` and `` are refused rather than coerced.
+ */
+export function queryNumber(value: unknown, field: string): number | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'string' || !/^\d{1,16}$/.test(value) || !Number.isSafeInteger(Number(value))) {
+    throw new AppError('invalid_payload', `${field}: expected a whole number`);
+  }
+  return Number(value);
+}

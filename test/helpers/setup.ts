@@ -1,0 +1,3 @@
+import { runDeferred } from './cleanup';
+
+afterEach(runDeferred);
