@@ -23,7 +23,8 @@ export interface AppDeps {
 export type AppOptions = Pick<
   Config,
   'instanceId' | 'authSecret' | 'allowedOrigins' | 'trustProxy' | 'limits' | 'drainTimeoutMs'
->;
+> &
+  Partial<Pick<Config, 'pingIntervalMs' | 'pingTimeoutMs'>>;
 
 export interface App {
   readonly httpServer: http.Server;
@@ -62,9 +63,10 @@ export function createApp(deps: AppDeps, options: AppOptions): App {
     // error would stop socket.io-client's auto-reconnection.
     allowRequest: (_req, callback) => callback(null, !draining),
     maxHttpBufferSize: 64 * 1024,
-    // Sockets that drop without a goodbye leave their rooms within ~45 s.
-    pingInterval: 20_000,
-    pingTimeout: 20_000,
+    // Sockets that drop without a goodbye leave their rooms within
+    // pingInterval + pingTimeout.
+    pingInterval: options.pingIntervalMs ?? 20_000,
+    pingTimeout: options.pingTimeoutMs ?? 20_000,
   });
   if (backend.adapter) io.adapter(backend.adapter);
   const chat = new Chat(io, backend, metrics, logger);

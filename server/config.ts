@@ -28,6 +28,14 @@ export interface Config {
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   /** How long draining waits for clients to move before exiting. @default 10000 */
   drainTimeoutMs: number;
+  /**
+   * Engine.IO heartbeat: a client that answers no ping within
+   * `pingIntervalMs + pingTimeoutMs` is dropped, and a client whose server
+   * froze notices within the same time and reconnects elsewhere.
+   * @default 20000 and 20000
+   */
+  pingIntervalMs: number;
+  pingTimeoutMs: number;
 }
 
 export class ConfigError extends Error {
@@ -64,6 +72,8 @@ const fields = {
   HISTORY_MAX: z.coerce.number().int().min(100).max(1_000_000).default(10_000),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   DRAIN_TIMEOUT_MS: z.coerce.number().int().min(0).max(600_000).default(10_000),
+  PING_INTERVAL_MS: z.coerce.number().int().min(100).max(300_000).default(20_000),
+  PING_TIMEOUT_MS: z.coerce.number().int().min(100).max(300_000).default(20_000),
 } as const;
 
 /**
@@ -93,5 +103,7 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): Config {
     historyMax: v.HISTORY_MAX,
     logLevel: v.LOG_LEVEL,
     drainTimeoutMs: v.DRAIN_TIMEOUT_MS,
+    pingIntervalMs: v.PING_INTERVAL_MS,
+    pingTimeoutMs: v.PING_TIMEOUT_MS,
   };
 }
