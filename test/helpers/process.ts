@@ -1,0 +1,101 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import { defer } from './cleanup';
+
+/** The built server: process tests need `npm run build` first. */
+export const MAIN = path.join(__dirname, '..', '..', 'dist', 'server', 'main.js');
+
+export interface ServerProcess {
+  child: ChildProcess;
+  /** Everything written so far. */
+  stdout(): string;
+  stderr(): string;
+  /** Resolves with how the process ended. */
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+
+export interface RunningServer extends ServerProcess {
+  /** As printed by the process: `http://HOST:PORT`. */
+  url: string;
+  port: number;
+}
+
+/**
+ * Spawns `node dist/server/main.js` with exactly `env` (plus PATH): nothing
+ * leaks in from the caller's environment, so a REDIS_URL or AUTH_SECRET set
+ * on the machine cannot change what a test sees. Killed after the test if it
+ * is still running.
+ */
+export function spawnServer(env: Record<string, string>): ServerProcess {
+  if (!fs.existsSync(MAIN)) throw new Error(`${MAIN} is missing: run \`npm run build\` first`);
+  const child = spawn(process.execPath, [MAIN], {
+    env: { PATH: process.env.PATH ?? '', LOG_LEVEL: 'warn', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  let err = '';
+  child.stdout!.setEncoding('utf8').on('data', (d: string) => (out += d));
+  child.stderr!.setEncoding('utf8').on('data', (d: string) => (err += d));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
+    child.once('exit', (code, signal) => resolve({ code, signal }));
+  });
+  defer(async () => {
+    if (child.exitCode === null && child.signalCode === null) {
+      child.kill('SIGKILL');
+      await exited;
+    }
+  });
+  return { child, stdout: () => out, stderr: () => err, exited };
+}
+
+/**
+ * Spawns the server and resolves once it printed "Parley is running at
+ * http://HOST:PORT"; rejects if it exits or stays silent for 10 s.
+ */
+export async function startServerProcess(env: Record<string, string> = {}): Promise<RunningServer> {
+  const proc = spawnServer({ PORT: '0', HOST: '127.0.0.1', ...env });
+  const url = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`no URL within 10 s; stderr: ${proc.stderr()}`)), 10_000);
+    const onData = () => {
+      const match = /Parley is running at (http:\/\/\S+)/.exec(proc.stdout());
+      if (!match) return;
+      clearTimeout(timer);
+      proc.child.stdout!.off('data', onData);
+      resolve(match[1]);
+    };
+    proc.child.stdout!.on('data', onData);
+    proc.exited.then(({ code, signal }) => {
+      clearTimeout(timer);
+      reject(new Error(`exited (${code ?? signal}) before listening; stderr: ${proc.stderr()}`));
+    });
+    onData();
+  });
+  return { ...proc, url, port: Number(new URL(url).port) };
+}
+
+/** A TCP port that was free a moment ago. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as net.AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/**
+ * Polls `check` until it returns true, for conditions that announce
+ * themselves with no event (an HTTP probe); rejects at the deadline.
+ */
+export async function until(what: string, check: () => Promise<boolean>, timeoutMs = 5000, everyMs = 25): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (await check().catch(() => false)) return;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+}
