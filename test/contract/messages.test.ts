@@ -166,6 +166,15 @@ describe('message:send', () => {
       expect((await ok(alice, 'room:history', { room: 'lobby' })).messages).toEqual([]);
     });
 
+    it('counts characters as String.length does (UTF-16 code units), as the protocol module says', async () => {
+      const { alice } = await twoInLobby();
+      // 1000 emoji are 2000 code units: the limit exactly; one more is over it.
+      const fits = '😀'.repeat(1000);
+      expect((await ok(alice, 'message:send', { room: 'lobby', text: fits, clientId: 'c1' })).message.text).toBe(fits);
+      const over = await call(alice, 'message:send', { room: 'lobby', text: '😀'.repeat(1000) + 'x', clientId: 'c2' });
+      expect(over).toMatchObject({ ok: false, error: { code: 'too_large' } });
+    });
+
     it('stores the text exactly as sent: surrounding spaces, newlines, emoji, markup', async () => {
       const { alice, bob } = await twoInLobby();
       const text = '  hello\n\t<b>wörld</b> 👋🏽 \u200b ';
