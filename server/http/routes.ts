@@ -46,7 +46,8 @@ export function createHttpApp(deps: RoutesDeps): express.Express {
   // Token mode: every /api route needs a bearer token.
   const bearer = (req: Request): Identity | undefined => {
     if (config.authSecret === undefined) return undefined;
-    const match = /^Bearer (.+)$/.exec(req.get('authorization') ?? '');
+    // The auth scheme is case-insensitive (RFC 7235).
+    const match = /^Bearer +(\S+) *$/i.exec(req.get('authorization') ?? '');
     return identify({ token: match?.[1] }, config.authSecret);
   };
 
@@ -69,8 +70,9 @@ export function createHttpApp(deps: RoutesDeps): express.Express {
   });
 
   api.post('/rooms/:room/messages', async (req, res) => {
-    const room = parseRoom(req.params.room);
+    // Identity first, as on every /api route: an unidentified caller learns nothing else.
     const identity = bearer(req) ?? identify({ name: (req.body as { name?: unknown } | undefined)?.name }, undefined);
+    const room = parseRoom(req.params.room);
     const body = parsePostBody(req.body);
     const message = await chat.send(identity, { room, text: body.text, clientId: body.clientId });
     res.status(201).json({ message });
