@@ -99,7 +99,9 @@ export const parseRoom = (r: unknown): string => parse(z.object({ room }), { roo
  * @returns the trimmed name, or undefined when it is not acceptable.
  */
 export function parseName(name: unknown): string | undefined {
-  if (typeof name !== 'string' || name.length > MAX_NAME_LENGTH * 4) return undefined;
+  // No bound before trimming: the contract counts after it, and the transport
+  // already caps the size of what reaches here (maxHttpBufferSize, body limit).
+  if (typeof name !== 'string') return undefined;
   const trimmed = name.trim();
   const n = codePoints(trimmed);
   if (n < 1 || n > MAX_NAME_LENGTH || CONTROL.test(trimmed)) return undefined;
