@@ -80,6 +80,9 @@ export function registerHandlers(socket: ParleySocket, deps: HandlerDeps): void 
     let outcome = 'ok';
     try {
       const payload = parseSend(p);
+      // A room the token never allows answers `forbidden` (permanent), not
+      // `not_joined`, which would send the client to a join that cannot succeed.
+      assertMayUse(identity, payload.room);
       if (!socket.data.rooms.has(payload.room)) throw new AppError('not_joined', `join ${payload.room} before sending to it`);
       const message = await chat.send(identity, payload);
       return { message };
@@ -95,6 +98,7 @@ export function registerHandlers(socket: ParleySocket, deps: HandlerDeps): void 
 
   on('typing', async (p) => {
     const { room, typing } = parseTyping(p);
+    assertMayUse(identity, room);
     if (!socket.data.rooms.has(room)) throw new AppError('not_joined', `join ${room} before typing in it`);
     // To the room's other users: not even this user's other sockets.
     io.to(room).except(userRoom(user)).emit('typing', { room, user, typing });
