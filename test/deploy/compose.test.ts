@@ -1,0 +1,126 @@
+/**
+ * docker-compose.yml, checked without Docker: Debian's `docker-compose config`
+ * validates it, and its resolved form must describe the same topology as the
+ * local launcher (Redis with AOF, N instances, HAProxy naming them all).
+ */
+import { execFileSync, spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { renderComposeConfig } from '../../scripts/topology/balancer';
+
+const root = path.resolve(__dirname, '..', '..');
+
+interface ComposeService {
+  image?: string;
+  build?: { context: string };
+  command?: string[] | string;
+  environment?: Record<string, string>;
+  ports?: Array<{ published: number | string; target: number }>;
+  volumes?: Array<string | { source?: string; target: string }>;
+  depends_on?: Record<string, { condition: string }>;
+  healthcheck?: { test: string[] };
+  stop_signal?: string;
+  stop_grace_period?: string;
+}
+interface Compose {
+  services: Record<string, ComposeService>;
+  volumes?: Record<string, unknown>;
+}
+
+/**
+ * Validates a compose file with `docker-compose config` and answers its
+ * resolved form (anchors merged, paths absolute). Throws with compose's
+ * own message when the file is invalid.
+ */
+function resolveCompose(file: string): Compose {
+  const run = spawnSync('docker-compose', ['-f', file, 'config'], { cwd: path.dirname(file), encoding: 'utf8' });
+  if (run.error) throw run.error;
+  if (run.status !== 0) throw new Error(`docker-compose config failed: ${run.stderr}`);
+  // docker-compose (Python) brings PyYAML along; it turns the YAML into JSON.
+  const json = execFileSync('python3', ['-c', 'import json,sys,yaml; json.dump(yaml.safe_load(sys.stdin), sys.stdout)'], {
+    input: run.stdout,
+    encoding: 'utf8',
+  });
+  return JSON.parse(json) as Compose;
+}
+
+/** Compose durations ("30s", "1m30s") in seconds. */
+function seconds(duration: string | undefined): number {
+  let total = 0;
+  for (const [, n, unit] of (duration ?? '').matchAll(/(\d+)(ms|s|m|h)/g)) {
+    total += Number(n) * { ms: 0.001, s: 1, m: 60, h: 3600 }[unit as 'ms' | 's' | 'm' | 'h'];
+  }
+  return total;
+}
+
+describe('docker-compose.yml', () => {
+  let compose: Compose;
+  let instances: Array<[string, ComposeService]>;
+
+  beforeAll(() => {
+    compose = resolveCompose(path.join(root, 'docker-compose.yml'));
+    instances = Object.entries(compose.services).filter(([, s]) => s.environment?.REDIS_URL !== undefined);
+  });
+
+  it('is valid for docker-compose, and an invalid file is refused by the same check', () => {
+    expect(compose.services).toBeDefined();
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'parley-compose-'));
+    try {
+      const broken = path.join(dir, 'docker-compose.yml');
+      fs.writeFileSync(broken, 'services:\n  a:\n    image: x\n    depends_on:\n      missing:\n        condition: service_healthy\n');
+      expect(() => resolveCompose(broken)).toThrow(/docker-compose config failed/);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('runs three Parley instances from the Dockerfile, on one Redis, each with its own id, behind the balancer', () => {
+    expect(instances.map(([name]) => name).sort()).toEqual(['parley1', 'parley2', 'parley3']);
+    const ids = new Set<string>();
+    for (const [, service] of instances) {
+      expect(service.build?.context).toBe(root);
+      expect(service.environment).toMatchObject({ REDIS_URL: 'redis://redis:6379', TRUST_PROXY: 'on' });
+      ids.add(service.environment!.INSTANCE_ID);
+      // node runs directly: npm would not pass SIGTERM on, and the drain needs it.
+      expect(JSON.stringify(service.command ?? [])).not.toMatch(/npm/);
+      expect(service.depends_on?.redis?.condition).toBe('service_healthy');
+      expect(service.healthcheck?.test.join(' ')).toMatch(/\/readyz/);
+      expect(service.stop_signal ?? 'SIGTERM').toBe('SIGTERM');
+      // Longer than the drain (DRAIN_TIMEOUT_MS, 10 s by default) so it is not cut short.
+      expect(seconds(service.stop_grace_period)).toBeGreaterThan(10);
+    }
+    expect(ids.size).toBe(3);
+  });
+
+  it('keeps Redis data in an append-only file on a named volume', () => {
+    const redis = compose.services.redis;
+    expect(redis.image).toMatch(/^redis:7/);
+    const command = Array.isArray(redis.command) ? redis.command.join(' ') : redis.command ?? '';
+    expect(command).toMatch(/--appendonly yes/);
+    const data = redis.volumes?.find((v) => (typeof v === 'string' ? v.endsWith(':/data') || v.includes(':/data:') : v.target === '/data'));
+    expect(data).toBeDefined();
+    expect(Object.keys(compose.volumes ?? {})).toContain('redis-data');
+    expect(redis.healthcheck?.test.join(' ')).toMatch(/redis-cli ping/);
+  });
+
+  it('publishes the balancer on 8080 with a config, rendered from the template, that names every instance', () => {
+    const balancer = compose.services.balancer;
+    expect(balancer.image).toMatch(/^haproxy:/);
+    expect(balancer.ports?.map((p) => [Number(p.published), p.target])).toEqual([[8080, 8080]]);
+    for (const [name] of instances) expect(balancer.depends_on?.[name]?.condition).toBe('service_healthy');
+
+    const mount = balancer.volumes
+      ?.map((v) => (typeof v === 'string' ? v.split(':') : [v.source ?? '', v.target]))
+      .find(([, target]) => target === '/usr/local/etc/haproxy/haproxy.cfg');
+    expect(mount).toBeDefined();
+    const config = fs.readFileSync(mount![0], 'utf8');
+    for (const [name] of instances) expect(config).toContain(`server ${name} ${name}:3000 cookie ${name}`);
+    expect(config).toMatch(/bind \*:8080/);
+    // The committed file is what the template gives today.
+    expect(config).toBe(renderComposeConfig(instances.length));
+
+    const check = spawnSync('haproxy', ['-c', '-f', mount![0]], { encoding: 'utf8', env: { ...process.env, PATH: `${process.env.PATH}:/usr/sbin` } });
+    expect(`${check.status} ${check.stdout}${check.stderr}`).toMatch(/^0 [\s\S]*Configuration file is valid/);
+  });
+});
