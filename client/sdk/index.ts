@@ -1,0 +1,24 @@
+/**
+ * The Parley client SDK: a typed connection to a Parley service that hands
+ * the application every message of its rooms once, in order, across
+ * reconnects, and resends unanswered messages safely.
+ *
+ * Runs in browsers (ESM bundle, dist/sdk/parley.mjs) and in Node (CommonJS,
+ * dist/client/sdk). The public surface is this list.
+ */
+export { ParleyClient, connect } from './client';
+export type { ConnectionStatus, JoinInfo, OlderPage, ParleyClientEvents, ParleyClientOptions } from './client';
+export { ParleyError, isPermanent } from './errors';
+export type { ParleyErrorCode } from './errors';
+export type { OutboxEntry, Sending, SendStatus } from './outbox';
+export type { BackoffOptions } from './backoff';
+export { randomId } from './ids';
+export type {
+  ErrorCode,
+  HandshakeAuth,
+  Message,
+  PresenceEvent,
+  SessionEvent,
+  TypingEvent,
+  User,
+} from '../../protocol';

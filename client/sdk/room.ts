@@ -1,0 +1,100 @@
+import type { Message, User } from '../../protocol';
+
+/**
+ * How many out-of-order messages a room holds while it waits for a gap to
+ * fill. Past that, newer arrivals are dropped here: the history read that
+ * fills the gap pages on to the newest message, so they come back that way.
+ */
+const MAX_PENDING = 1000;
+
+/**
+ * One room's ordering state: the last `seq` handed to the application and
+ * the messages that came early. Every message, from whatever path (live
+ * broadcast, join answer, history, send answer), goes through `offer`, which
+ * hands back only what continues the sequence, in order, each once.
+ *
+ * Pure bookkeeping: no timers, no socket. The client decides when to read
+ * history and calls back in with what it got.
+ */
+export class RoomState {
+  /** The last `seq` handed to the application; undefined until the first join answer. */
+  lastSeq: number | undefined;
+  /** The lowest `seq` the application has (from the join page, live, or `loadOlder`). */
+  oldestSeq: number | undefined;
+  /** Whether messages older than `oldestSeq` exist. */
+  hasOlder = false;
+  /** Users present, on every instance. */
+  members: User[] = [];
+  /** Whether the room is joined on the current connection (false again after a disconnect). */
+  joined = false;
+  /** Messages that came before their turn, by `seq`. */
+  private readonly early = new Map<number, Message>();
+
+  constructor(readonly name: string) {}
+
+  /** Whether messages are waiting on a missing `seq`. */
+  get hasGap(): boolean {
+    return this.early.size > 0;
+  }
+
+  /**
+   * Takes one message; answers the messages that may now be handed over,
+   * in order (none if it is a repeat or came early).
+   */
+  offer(message: Message): Message[] {
+    if (this.lastSeq !== undefined && message.seq <= this.lastSeq) return [];
+    if (this.early.size < MAX_PENDING) this.early.set(message.seq, message);
+    return this.drain();
+  }
+
+  /**
+   * Takes the answer of a join without `since`: the latest page starts the
+   * sequence. Early messages that it covers are dropped as repeats.
+   */
+  begin(messages: Message[], hasOlder: boolean, roomSeq: number): Message[] {
+    if (messages.length > 0) {
+      this.lastSeq = messages[0].seq - 1;
+      this.oldestSeq = messages[0].seq;
+      this.hasOlder = hasOlder;
+    } else {
+      // An empty room: its messages start after the room's current seq.
+      this.lastSeq = roomSeq;
+      this.hasOlder = false;
+    }
+    return this.offerPage(messages);
+  }
+
+  /**
+   * Takes a page read from the store of what follows `lastSeq` (a join with
+   * `since`, or `room:history` with `after`). The store's pages are
+   * contiguous, so seqs missing before the page's first message no longer
+   * exist (history trimmed): the sequence skips them instead of waiting.
+   */
+  offerPage(messages: Message[]): Message[] {
+    const first = messages[0];
+    if (first && this.lastSeq !== undefined && first.seq > this.lastSeq + 1) {
+      this.lastSeq = first.seq - 1;
+    }
+    return messages.flatMap((m) => this.offer(m));
+  }
+
+  /** Notes a page read with `before`, for the next `loadOlder`. */
+  older(messages: Message[], hasMore: boolean): void {
+    if (messages.length > 0) this.oldestSeq = Math.min(this.oldestSeq ?? Infinity, messages[0].seq);
+    this.hasOlder = hasMore;
+  }
+
+  /** Hands over what continues the sequence; forgets early messages made repeats. */
+  private drain(): Message[] {
+    if (this.lastSeq === undefined) return [];
+    const out: Message[] = [];
+    for (let next = this.early.get(this.lastSeq + 1); next; next = this.early.get(this.lastSeq + 1)) {
+      this.early.delete(next.seq);
+      this.lastSeq = next.seq;
+      out.push(next);
+    }
+    for (const seq of this.early.keys()) if (seq <= this.lastSeq) this.early.delete(seq);
+    if (out.length > 0 && this.oldestSeq === undefined) this.oldestSeq = out[0].seq;
+    return out;
+  }
+}
