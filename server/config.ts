@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import os from 'node:os';
 import { z } from 'zod';
 
@@ -45,7 +46,21 @@ export class ConfigError extends Error {
   }
 }
 
-const port = z.coerce.number().int().min(0).max(65535);
+/**
+ * A whole number written in decimal digits. `z.coerce.number()` alone would
+ * take " " as 0 and "1e3" or "0x10" as numbers: a typo must stop start-up
+ * instead of binding port 0.
+ */
+const whole = (min: number, max: number) =>
+  z
+    .string()
+    .trim()
+    .regex(/^\d{1,16}$/, 'must be a whole number')
+    .transform(Number)
+    .pipe(z.number().int().min(min).max(max));
+const port = whole(0, 65535);
+/** An IP address or a DNS name (what `listen` can bind). */
+const HOSTNAME = /^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
 const flag = z
   .string()
   .transform((v) => v.trim().toLowerCase())
@@ -53,8 +68,11 @@ const flag = z
   .transform((v) => ['1', 'true', 'yes', 'on'].includes(v));
 
 const fields = {
-  PORT: port.default(3000),
-  HOST: z.string().min(1).default('0.0.0.0'),
+  PORT: port.default('3000'),
+  HOST: z
+    .string()
+    .refine((h) => isIP(h) !== 0 || HOSTNAME.test(h), 'must be an IP address or a host name')
+    .default('0.0.0.0'),
   REDIS_URL: z
     .string()
     .url()
@@ -64,16 +82,18 @@ const fields = {
   ALLOWED_ORIGINS: z
     .string()
     .transform((v) => v.split(',').map((o) => o.trim()).filter(Boolean))
-    .pipe(z.array(z.string().url().transform((o) => new URL(o).origin)))
+    // An origin is scheme://host[:port]: "localhost:3000" would parse as a URL
+    // with the scheme "localhost:" and silently allow nothing.
+    .pipe(z.array(z.string().url().regex(/^https?:\/\/[^/]/i, 'each origin must start with http:// or https://').transform((o) => new URL(o).origin)))
     .default(''),
   INSTANCE_ID: z.string().regex(/^[A-Za-z0-9_.:-]{1,64}$/, 'must be 1-64 of [A-Za-z0-9_.:-]').optional(),
   TRUST_PROXY: flag.default('off'),
   LIMITS: flag.default('on'),
-  HISTORY_MAX: z.coerce.number().int().min(100).max(1_000_000).default(10_000),
+  HISTORY_MAX: whole(100, 1_000_000).default('10000'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
-  DRAIN_TIMEOUT_MS: z.coerce.number().int().min(0).max(600_000).default(10_000),
-  PING_INTERVAL_MS: z.coerce.number().int().min(100).max(300_000).default(20_000),
-  PING_TIMEOUT_MS: z.coerce.number().int().min(100).max(300_000).default(20_000),
+  DRAIN_TIMEOUT_MS: whole(0, 600_000).default('10000'),
+  PING_INTERVAL_MS: whole(100, 300_000).default('20000'),
+  PING_TIMEOUT_MS: whole(100, 300_000).default('20000'),
 } as const;
 
 /**
