@@ -1,0 +1,120 @@
+import os from 'node:os';
+import { ConfigError, readConfig } from '../../server/config';
+
+/** The ConfigError that `env` makes readConfig throw (fails if it throws none). */
+function failure(env: Record<string, string>): ConfigError {
+  try {
+    readConfig(env);
+  } catch (err) {
+    expect(err).toBeInstanceOf(ConfigError);
+    return err as ConfigError;
+  }
+  throw new Error(`readConfig accepted ${JSON.stringify(env)}`);
+}
+
+describe('readConfig', () => {
+  it('uses the contract\'s defaults for an empty environment', () => {
+    const config = readConfig({});
+    expect(config).toMatchObject({
+      port: 3000,
+      host: '0.0.0.0',
+      allowedOrigins: [],
+      instanceId: `${os.hostname()}:3000`,
+      trustProxy: false,
+      limits: true,
+      historyMax: 10_000,
+    });
+    expect(config.redisUrl).toBeUndefined();
+    expect(config.authSecret).toBeUndefined();
+  });
+
+  it('treats an empty variable as unset', () => {
+    const config = readConfig({ PORT: '', REDIS_URL: '', AUTH_SECRET: '', ALLOWED_ORIGINS: '', LIMITS: '' });
+    expect(config).toMatchObject({ port: 3000, limits: true, allowedOrigins: [] });
+    expect(config.redisUrl).toBeUndefined();
+    expect(config.authSecret).toBeUndefined();
+  });
+
+  it('reads every variable of the contract', () => {
+    const config = readConfig({
+      PORT: '8080',
+      HOST: '127.0.0.1',
+      REDIS_URL: 'redis://cache:6380/2',
+      AUTH_SECRET: 'a-secret-of-at-least-16',
+      ALLOWED_ORIGINS: 'https://chat.example.com, http://localhost:5173/',
+      INSTANCE_ID: 'parley-1',
+      TRUST_PROXY: 'on',
+      LIMITS: 'off',
+    });
+    expect(config).toMatchObject({
+      port: 8080,
+      host: '127.0.0.1',
+      redisUrl: 'redis://cache:6380/2',
+      authSecret: 'a-secret-of-at-least-16',
+      allowedOrigins: ['https://chat.example.com', 'http://localhost:5173'],
+      instanceId: 'parley-1',
+      trustProxy: true,
+      limits: false,
+    });
+  });
+
+  it('defaults INSTANCE_ID to hostname and port', () => {
+    expect(readConfig({ PORT: '4321' }).instanceId).toBe(`${os.hostname()}:4321`);
+  });
+
+  it.each([
+    ['on', true],
+    ['off', false],
+    ['true', true],
+    ['false', false],
+    ['1', true],
+    ['0', false],
+    ['YES', true],
+    ['No', false],
+  ])('reads the flag value %j', (value, expected) => {
+    expect(readConfig({ TRUST_PROXY: value }).trustProxy).toBe(expected);
+    expect(readConfig({ LIMITS: value }).limits).toBe(expected);
+  });
+
+  it.each([
+    ['PORT', 'abc'],
+    ['PORT', '-1'],
+    ['PORT', '65536'],
+    ['PORT', '80.5'],
+    ['PORT', ' '],
+    ['PORT', '1e3'],
+    ['PORT', '0x50'],
+    ['HOST', 'not a host'],
+    ['HOST', 'http://example.com'],
+    ['REDIS_URL', 'localhost:6379'],
+    ['REDIS_URL', 'http://localhost:6379'],
+    ['AUTH_SECRET', 'short'],
+    ['ALLOWED_ORIGINS', 'not a url'],
+    ['ALLOWED_ORIGINS', 'localhost:3000'],
+    ['ALLOWED_ORIGINS', 'https://ok.example.com,ftp://files.example.com'],
+    ['INSTANCE_ID', 'has spaces'],
+    ['INSTANCE_ID', 'x'.repeat(65)],
+    ['TRUST_PROXY', 'maybe'],
+    ['LIMITS', 'disabled'],
+    ['HISTORY_MAX', '10'],
+    ['HISTORY_MAX', 'lots'],
+    ['LOG_LEVEL', 'loud'],
+    ['DRAIN_TIMEOUT_MS', '-5'],
+    ['PING_INTERVAL_MS', '1'],
+    ['PING_TIMEOUT_MS', 'soon'],
+  ])('refuses %s=%j with a ConfigError naming the variable', (variable, value) => {
+    const err = failure({ [variable]: value });
+    expect(err.variable).toBe(variable);
+    expect(err.message.startsWith(`${variable}: `)).toBe(true);
+    expect(err.message).not.toContain('\n');
+  });
+
+  it('accepts the edges of the ranges', () => {
+    expect(readConfig({ PORT: '0' }).port).toBe(0);
+    expect(readConfig({ PORT: '65535' }).port).toBe(65535);
+    expect(readConfig({ HOST: '::1' }).host).toBe('::1');
+    expect(readConfig({ HOST: 'localhost' }).host).toBe('localhost');
+    expect(readConfig({ HISTORY_MAX: '100' }).historyMax).toBe(100);
+    expect(readConfig({ REDIS_URL: 'rediss://user:pw@redis.example.com:6380' }).redisUrl).toBe('rediss://user:pw@redis.example.com:6380');
+  });
+});
