@@ -21,9 +21,10 @@ let counter = 0;
 /**
  * Starts a real instance in this process on a free port, in-memory unless a
  * backend is given, with limits off unless asked for. Closed after the test.
+ * `port` starts it where a closed one was (an instance coming back).
  */
 export async function startServer(
-  options: Partial<AppOptions> & { backend?: Backend; historyMax?: number } = {},
+  options: Partial<AppOptions> & { backend?: Backend; historyMax?: number; port?: number } = {},
 ): Promise<TestServer> {
   const instanceId = options.instanceId ?? `test-${process.pid}-${++counter}`;
   const limits = options.limits ?? false;
@@ -44,7 +45,7 @@ export async function startServer(
       drainTimeoutMs: options.drainTimeoutMs ?? 2000,
     },
   );
-  const port = await app.listen(0, '127.0.0.1');
+  const port = await app.listen(options.port ?? 0, '127.0.0.1');
   defer(() => app.close());
   return { app, url: `http://127.0.0.1:${port}`, port, backend };
 }
