@@ -47,3 +47,38 @@ export async function storeQuietly(server: TestServer, room: string, text: strin
 
 /** The `seq`s of a list of messages, for short assertions. */
 export const seqs = (messages: Message[]) => messages.map((m) => m.seq);
+
+/**
+ * Holds the handshakes of user `name` on `server` while `hold` is on, so a
+ * test decides when a client gets back; `release` lets the held ones in.
+ */
+export function handshakeGate(server: TestServer, name: string) {
+  let holding = false;
+  const held: Array<() => void> = [];
+  server.app.io.use((socket, next) => {
+    if (holding && (socket.handshake.auth as { name?: string })?.name === name) held.push(() => next());
+    else next();
+  });
+  return {
+    hold: () => void (holding = true),
+    /** How many handshakes wait. */
+    held: () => held.length,
+    release: () => {
+      holding = false;
+      for (const next of held.splice(0)) next();
+    },
+  };
+}
+
+/**
+ * Closes the transport of every socket of `userId` from the server's side
+ * (the client sees "transport close" and reconnects on its own); resolves
+ * once the server has let them go.
+ */
+export async function dropConnection(server: TestServer, userId: string): Promise<void> {
+  const sockets = serverSockets(server, userId);
+  if (sockets.length === 0) throw new Error(`${userId} has no socket to drop`);
+  const gone = sockets.map((s) => waitFor(s, 'disconnect'));
+  for (const s of sockets) s.conn.close();
+  await Promise.all(gone);
+}

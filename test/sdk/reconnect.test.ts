@@ -1,0 +1,86 @@
+import { createMemoryBackend } from '../../server/backend';
+import { collect, waitFor } from '../helpers/events';
+import { startServer } from '../helpers/server';
+import { dropConnection, handshakeGate, sdkClient, seqs, storeQuietly } from './sdk';
+import type { JoinInfo } from '../../client/sdk';
+
+describe('SDK across reconnects', () => {
+  it('re-joins with since after the transport drops and hands over what it missed, once, in order', async () => {
+    const server = await startServer();
+    const gate = handshakeGate(server, 'bob');
+    const bob = sdkClient(server.url, 'bob');
+    const alice = sdkClient(server.url, 'alice');
+    await Promise.all([bob.join('lobby'), alice.join('lobby')]);
+    const seen = collect(bob, 'message');
+    await alice.send('lobby', 'before');
+    await seen.until(1);
+
+    gate.hold();
+    const statuses = collect(bob, 'status');
+    const rejoined = waitFor<JoinInfo>(bob, 'joined', (info) => info.rejoin);
+    await dropConnection(server, 'bob');
+    await alice.send('lobby', 'while away 1');
+    await alice.send('lobby', 'while away 2');
+    await statuses.until(1);
+    expect(bob.status).toBe('reconnecting');
+    gate.release();
+
+    expect(await rejoined).toMatchObject({ room: 'lobby', seq: 3, rejoin: true });
+    await alice.send('lobby', 'after');
+    await seen.until(4);
+    expect(seen.items.map((m) => m.text)).toEqual(['before', 'while away 1', 'while away 2', 'after']);
+    expect(seqs(seen.items)).toEqual([1, 2, 3, 4]);
+    expect(statuses.items).toEqual(['reconnecting', 'connected']);
+    expect(bob.members('lobby').map((u) => u.id).sort()).toEqual(['alice', 'bob']);
+  });
+
+  it('pages on with room:history after a re-join that answers more than one page', async () => {
+    const server = await startServer();
+    const gate = handshakeGate(server, 'bob');
+    const bob = sdkClient(server.url, 'bob');
+    await bob.join('lobby');
+    const seen = collect(bob, 'message');
+
+    gate.hold();
+    const rejoined = waitFor<JoinInfo>(bob, 'joined', (info) => info.rejoin);
+    await dropConnection(server, 'bob');
+    // More than a join with `since` answers (500) and a history page (100).
+    for (let i = 1; i <= 777; i++) await storeQuietly(server, 'lobby', `m${i}`);
+    gate.release();
+
+    expect((await rejoined).seq).toBe(777);
+    expect(seqs(seen.items)).toEqual(Array.from({ length: 777 }, (_, i) => i + 1));
+  });
+
+  it('comes back to an instance restarted on the same port, with what was stored meanwhile and what it sent meanwhile', async () => {
+    // One backend for both instances, as Redis would be.
+    const backend = createMemoryBackend({ historyMax: 10_000, limits: false });
+    const first = await startServer({ backend, instanceId: 'first' });
+    const bob = sdkClient(first.url, 'bob');
+    const alice = sdkClient(first.url, 'alice');
+    await Promise.all([bob.join('lobby'), alice.join('lobby')]);
+    const bobSees = collect(bob, 'message');
+    const aliceSees = collect(alice, 'message');
+    expect(bob.session).toEqual({ user: { id: 'bob', name: 'bob' }, instanceId: 'first' });
+
+    const down = waitFor(bob, 'status', (s) => s === 'reconnecting');
+    await first.app.close();
+    await down;
+    await storeQuietly(first, 'lobby', 'stored while down');
+    const sending = bob.send('lobby', 'sent while down');
+    expect(bob.pending('lobby').map((e) => e.status)).toEqual(['queued']);
+
+    await startServer({ backend, port: first.port, instanceId: 'second' });
+    const message = await sending;
+    expect(message).toMatchObject({ seq: 2, text: 'sent while down', clientId: sending.clientId });
+    await alice.send('lobby', 'back');
+    await bobSees.until(3);
+    await aliceSees.until(3);
+    for (const seen of [bobSees, aliceSees]) {
+      expect(seen.items.map((m) => m.text)).toEqual(['stored while down', 'sent while down', 'back']);
+    }
+    expect(bob.session?.instanceId).toBe('second');
+    expect(bob.pending()).toEqual([]);
+  });
+});
+
