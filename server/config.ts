@@ -37,6 +37,15 @@ export interface Config {
    */
   pingIntervalMs: number;
   pingTimeoutMs: number;
+  /**
+   * Redis presence: how often an instance says it is alive, and how long an
+   * instance may stay silent before the others take its users out of their
+   * rooms (a crash). Short values suit fault tests; the defaults keep the
+   * contract's "within 30 s". Ignored without `REDIS_URL`.
+   * @default 5000 and 15000
+   */
+  presenceHeartbeatMs: number;
+  presenceStaleMs: number;
 }
 
 export class ConfigError extends Error {
@@ -94,6 +103,8 @@ const fields = {
   DRAIN_TIMEOUT_MS: whole(0, 600_000).default('10000'),
   PING_INTERVAL_MS: whole(100, 300_000).default('20000'),
   PING_TIMEOUT_MS: whole(100, 300_000).default('20000'),
+  PRESENCE_HEARTBEAT_MS: whole(100, 60_000).default('5000'),
+  PRESENCE_STALE_MS: whole(200, 300_000).default('15000'),
 } as const;
 
 /**
@@ -111,6 +122,11 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): Config {
     values[name] = parsed.data;
   }
   const v = values as { [K in keyof typeof fields]: z.output<(typeof fields)[K]> };
+  // A live instance misses a beat now and then: reaping after fewer than two
+  // silent beats would take the users of a healthy instance out.
+  if (v.PRESENCE_STALE_MS < 2 * v.PRESENCE_HEARTBEAT_MS) {
+    throw new ConfigError('PRESENCE_STALE_MS', `must be at least twice PRESENCE_HEARTBEAT_MS (${v.PRESENCE_HEARTBEAT_MS})`);
+  }
   return {
     port: v.PORT,
     host: v.HOST,
@@ -125,5 +141,7 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): Config {
     drainTimeoutMs: v.DRAIN_TIMEOUT_MS,
     pingIntervalMs: v.PING_INTERVAL_MS,
     pingTimeoutMs: v.PING_TIMEOUT_MS,
+    presenceHeartbeatMs: v.PRESENCE_HEARTBEAT_MS,
+    presenceStaleMs: v.PRESENCE_STALE_MS,
   };
 }
