@@ -1,0 +1,248 @@
+import { createClient, ErrorReply, type RedisClientType } from 'redis';
+import { UnavailableError } from '../errors';
+import type { Logger } from '../logger';
+
+/** The node-redis client type used throughout (no modules, functions or scripts). */
+export type RedisClient = RedisClientType;
+
+export interface RedisLinkOptions {
+  /**
+   * A command that has not answered by then rejects with `UnavailableError`.
+   * node-redis 4 has no per-command timeout, and a frozen Redis (SIGSTOP, a
+   * stalled network) keeps the socket open without answering.
+   * @default 2000
+   */
+  commandTimeoutMs?: number;
+  /** How often the command link is probed with TIME (health and clock offset). @default 1000 */
+  healthCheckMs?: number;
+  /** Reconnection backoff: first delay and cap, in ms, with up to 50% jitter. @default 100 and 5000 */
+  reconnectMinMs?: number;
+  reconnectMaxMs?: number;
+}
+
+const DEFAULTS: Required<RedisLinkOptions> = {
+  commandTimeoutMs: 2000,
+  healthCheckMs: 1000,
+  reconnectMinMs: 100,
+  reconnectMaxMs: 5000,
+};
+
+/** Redis error replies that mean "not now" rather than "wrong": the caller may retry. */
+const TRANSIENT_REPLY = /^(LOADING|BUSY|MASTERDOWN|TRYAGAIN|CLUSTERDOWN|READONLY|OOM|NOREPLICAS)\b/;
+
+/**
+ * The two connections of an instance to Redis: one for commands (history,
+ * presence, limits, adapter publishing) and one in subscriber mode (the
+ * adapter). Tracks whether both are usable, reconnects with capped
+ * exponential backoff, and turns a failed or hung command into
+ * `UnavailableError`.
+ */
+export class RedisLinks {
+  readonly command: RedisClient;
+  readonly subscriber: RedisClient;
+  private readonly options: Required<RedisLinkOptions>;
+  /** False after a command timed out or the health probe failed, until a probe succeeds. */
+  private healthy = true;
+  /** Redis clock minus ours, in ms, from the last probe; undefined until one succeeded. */
+  private clockOffsetMs?: number;
+  private healthTimer?: NodeJS.Timeout;
+  private probing = false;
+  private subscriberWasDown = false;
+  private readonly subscriberRestoredListeners: Array<() => void> = [];
+  private readonly readinessListeners: Array<(ready: boolean) => void> = [];
+  private lastReady = false;
+  private closed = false;
+
+  constructor(
+    url: string,
+    private readonly logger: Logger,
+    options: RedisLinkOptions = {},
+  ) {
+    this.options = { ...DEFAULTS, ...options };
+    const reconnectStrategy = (retries: number) => {
+      const base = Math.min(this.options.reconnectMaxMs, this.options.reconnectMinMs * 2 ** Math.min(retries, 16));
+      // Jitter keeps a fleet of instances from reconnecting in lockstep after a Redis restart.
+      return Math.round(base / 2 + Math.random() * (base / 2));
+    };
+    this.command = createClient({
+      url,
+      name: 'parley-command',
+      // Fail fast while disconnected instead of queueing sends that the client will retry anyway.
+      disableOfflineQueue: true,
+      socket: { reconnectStrategy, connectTimeout: this.options.commandTimeoutMs },
+    }) as RedisClient;
+    this.subscriber = createClient({
+      url,
+      name: 'parley-subscriber',
+      // A subscription asked for while down fails at once; the adapter module re-asks when the link is back.
+      disableOfflineQueue: true,
+      socket: { reconnectStrategy, connectTimeout: this.options.commandTimeoutMs },
+    }) as RedisClient;
+    this.watch(this.command, 'command');
+    this.watch(this.subscriber, 'subscriber');
+  }
+
+  /** Connects both links, retrying with backoff until Redis answers. */
+  async connect(): Promise<void> {
+    await Promise.all([this.command.connect(), this.subscriber.connect()]);
+    await this.probe();
+    this.healthTimer = setInterval(() => void this.probe(), this.options.healthCheckMs);
+    this.healthTimer.unref();
+    this.notifyReadiness();
+  }
+
+  /** Whether both links are connected and the command link answers in time. */
+  ready(): boolean {
+    return !this.closed && this.command.isReady && this.subscriber.isReady && this.healthy;
+  }
+
+  /** Registers who hears that the subscriber link is ready again after being down (node-redis has resubscribed by then). */
+  onSubscriberRestored(listener: () => void): void {
+    this.subscriberRestoredListeners.push(listener);
+  }
+
+  /** Registers who hears every change of `ready()`. */
+  onReadiness(listener: (ready: boolean) => void): void {
+    this.readinessListeners.push(listener);
+  }
+
+  /**
+   * `ms` from now in Redis's clock (ms since the epoch), for scripts that
+   * must not act after their caller gave up; 0 (no deadline) while the
+   * offset between the clocks is unknown.
+   */
+  redisDeadline(ms: number): number {
+    return this.clockOffsetMs === undefined ? 0 : Math.round(Date.now() + this.clockOffsetMs + ms);
+  }
+
+  get commandTimeoutMs(): number {
+    return this.options.commandTimeoutMs;
+  }
+
+  /**
+   * Runs a command with a deadline. Connection errors, transient error
+   * replies and timeouts become `UnavailableError`; other error replies (a bug
+   * in a script, say) pass through.
+   */
+  async run<T>(what: string, op: () => Promise<T>): Promise<T> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        if (this.healthy) this.logger.warn({ what, timeoutMs: this.options.commandTimeoutMs }, 'redis command timed out');
+        this.setHealthy(false);
+        reject(new UnavailableError());
+      }, this.options.commandTimeoutMs);
+    });
+    let pending: Promise<T>;
+    try {
+      pending = op();
+    } catch (err) {
+      clearTimeout(timer);
+      throw this.translate(err, what);
+    }
+    // The command may still settle after the deadline: swallow that late rejection.
+    pending.catch(() => {});
+    try {
+      return await Promise.race([pending, timeout]);
+    } catch (err) {
+      throw this.translate(err, what);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /** Quits both links politely (pending commands finish), or drops them if Redis does not answer. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    clearInterval(this.healthTimer);
+    await Promise.all(
+      [this.command, this.subscriber].map(async (client) => {
+        if (!client.isOpen) return;
+        try {
+          await this.run('quit', () => client.quit());
+        } catch {
+          await client.disconnect().catch(() => {});
+        }
+      }),
+    );
+  }
+
+  /** Drops both links at once, as a crashed process would: nothing is cleaned up in Redis. */
+  async abandon(): Promise<void> {
+    this.closed = true;
+    clearInterval(this.healthTimer);
+    await Promise.all([this.command, this.subscriber].map((c) => (c.isOpen ? c.disconnect().catch(() => {}) : undefined)));
+  }
+
+  private translate(err: unknown, what: string): unknown {
+    if (err instanceof UnavailableError) return err;
+    if (err instanceof ErrorReply && !TRANSIENT_REPLY.test(err.message)) return err;
+    this.logger.debug({ what, err: (err as Error)?.message }, 'redis command failed');
+    return new UnavailableError();
+  }
+
+  private watch(client: RedisClient, link: 'command' | 'subscriber'): void {
+    const log = this.logger.child({ redis: link });
+    let lastError = '';
+    // Without an 'error' listener node-redis would throw from its event emitter and kill the process.
+    client.on('error', (err: Error) => {
+      // One line per distinct error while reconnecting, not one per attempt.
+      if (err.message !== lastError) log.warn({ err: err.message }, 'redis link error');
+      lastError = err.message;
+      if (link === 'subscriber') this.subscriberWasDown = true;
+      this.notifyReadiness();
+    });
+    client.on('end', () => {
+      if (link === 'subscriber') this.subscriberWasDown = true;
+      this.notifyReadiness();
+    });
+    client.on('reconnecting', () => {
+      if (link === 'subscriber') this.subscriberWasDown = true;
+      this.notifyReadiness();
+    });
+    client.on('ready', () => {
+      if (lastError) log.info('redis link is back');
+      lastError = '';
+      if (link === 'command') void this.probe();
+      if (link === 'subscriber' && this.subscriberWasDown) {
+        this.subscriberWasDown = false;
+        for (const listener of this.subscriberRestoredListeners) listener();
+      }
+      this.notifyReadiness();
+    });
+  }
+
+  /** TIME on the command link: proves it answers, and measures the clock offset. */
+  private async probe(): Promise<void> {
+    if (this.probing || this.closed || !this.command.isReady) return;
+    this.probing = true;
+    try {
+      const sent = Date.now();
+      const time = await this.run('health probe', () => this.command.time());
+      const received = Date.now();
+      // The reply was made about half-way through the round trip.
+      this.clockOffsetMs = time.getTime() - (sent + received) / 2;
+      this.setHealthy(true);
+    } catch {
+      this.setHealthy(false);
+    } finally {
+      this.probing = false;
+    }
+  }
+
+  private setHealthy(healthy: boolean): void {
+    if (this.healthy === healthy) return;
+    this.healthy = healthy;
+    if (healthy) this.logger.info('redis answers again');
+    else this.logger.warn('redis does not answer in time');
+    this.notifyReadiness();
+  }
+
+  private notifyReadiness(): void {
+    const ready = this.ready();
+    if (ready === this.lastReady) return;
+    this.lastReady = ready;
+    for (const listener of this.readinessListeners) listener(ready);
+  }
+}

@@ -1,0 +1,41 @@
+/**
+ * Every Redis key Parley uses, in one place.
+ *
+ * The keys of one room share the hash tag `{<room>}` so that a Redis Cluster
+ * keeps them in one slot and a script can touch them together. Room names
+ * (`^[a-z0-9][a-z0-9_-]{0,63}$`) contain no braces, so the tag is always the
+ * room. Keys that are not about one room live in slots of their own and are
+ * never touched in the same script as a room's keys.
+ */
+export const keys = {
+  /** String: the room's latest `seq` (INCR). */
+  seq: (room: string) => `parley:{${room}}:seq`,
+  /** Sorted set: the room's last `historyMax` messages as JSON, scored by `seq`. */
+  log: (room: string) => `parley:{${room}}:log`,
+  /**
+   * String with a 24 h TTL: the message first stored for this send, as JSON.
+   * A clientId has no colon, so `<userId>:<clientId>` cannot be read two ways.
+   */
+  idempotency: (room: string, userId: string, clientId: string) => `parley:{${room}}:idem:${userId}:${clientId}`,
+  /** Hash: `<presenceId>|<socketId>` → user id, for every socket in the room on every instance. */
+  sockets: (room: string) => `parley:{${room}}:sockets`,
+  /** Hash: user id → how many of the user's sockets are in the room. */
+  counts: (room: string) => `parley:{${room}}:counts`,
+  /** Hash: user id → the user as JSON, for the users present in the room. */
+  members: (room: string) => `parley:{${room}}:members`,
+  /** Set: the rooms that have members now (cleaned lazily: readers check the members hash). */
+  rooms: 'parley:rooms',
+  /** Sorted set: presence id → its last heartbeat, in Redis's clock (ms). */
+  instances: 'parley:instances',
+  /** Set: the rooms where this instance has (or had) sockets: what to reap if it dies. */
+  instanceRooms: (presenceId: string) => `parley:instance:{${presenceId}}:rooms`,
+  /** String with a short TTL: who is reaping dead instances now. */
+  reaperLock: 'parley:reaper',
+  /** Prefix of the rate limiters' keys (`parley:limit:<kind>:<key>`). */
+  limitPrefix: (kind: string) => `parley:limit:${kind}`,
+} as const;
+
+/** The field of a socket in a room's `sockets` hash; its prefix `<presenceId>|` finds an instance's sockets. */
+export function socketField(presenceId: string, socketId: string): string {
+  return `${presenceId}|${socketId}`;
+}
