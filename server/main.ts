@@ -13,8 +13,9 @@ import { createMetrics } from './metrics';
 
 async function createBackend(config: Config, logger: Logger): Promise<Backend> {
   if (!config.redisUrl) return createMemoryBackend(config);
-  logger.fatal('REDIS_URL: the Redis backend is not built yet');
-  throw new ConfigError('REDIS_URL', 'the Redis backend is not built yet');
+  // Loaded only with REDIS_URL, so that memory mode needs no Redis client at all.
+  const { createRedisBackend } = await import('./redis/backend');
+  return createRedisBackend(config, logger);
 }
 
 async function main(): Promise<void> {
