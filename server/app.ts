@@ -70,6 +70,9 @@ export function createApp(deps: AppDeps, options: AppOptions): App {
   });
   if (backend.adapter) io.adapter(backend.adapter);
   const chat = new Chat(io, backend, metrics, logger);
+  // Users taken out of presence by another path than a socket of this
+  // instance (their instance died): tell their rooms, on every instance.
+  backend.presence.onReaped((l) => io.to(l.room).emit('presence', { room: l.room, event: 'leave', user: l.user, members: l.members }));
 
   const httpApp = createHttpApp({
     chat,
