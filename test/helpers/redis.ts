@@ -1,4 +1,6 @@
 import { startRedis as launch, type RedisServer, type StartRedisOptions } from '../../scripts/topology/redis';
+import { createLogger } from '../../server/logger';
+import { createRedisBackend, type RedisBackend, type RedisBackendOptions } from '../../server/redis/backend';
 import { defer } from './cleanup';
 
 export type { RedisServer };
@@ -11,4 +13,32 @@ export async function startRedis(options: StartRedisOptions = {}): Promise<Redis
   const redis = await launch(options);
   defer(() => redis.destroy());
   return redis;
+}
+
+let counter = 0;
+
+/**
+ * A Redis backend on `url` with short timings for tests (heartbeat 100 ms,
+ * stale after 600 ms, commands time out after 500 ms); closed after the test.
+ */
+export async function redisBackend(
+  url: string,
+  options: RedisBackendOptions & { historyMax?: number; limits?: boolean; instanceId?: string } = {},
+): Promise<RedisBackend> {
+  const instanceId = options.instanceId ?? `redis-test-${process.pid}-${++counter}`;
+  const backend = await createRedisBackend(
+    { redisUrl: url, historyMax: options.historyMax ?? 10_000, limits: options.limits ?? false, instanceId },
+    createLogger(instanceId, (process.env.TEST_LOG_LEVEL as 'info') ?? 'silent'),
+    {
+      heartbeatMs: 100,
+      staleMs: 600,
+      commandTimeoutMs: 500,
+      healthCheckMs: 100,
+      reconnectMinMs: 20,
+      reconnectMaxMs: 200,
+      ...options,
+    },
+  );
+  defer(() => backend.close());
+  return backend;
 }
