@@ -15,7 +15,7 @@ async function createBackend(config: Config, logger: Logger): Promise<Backend> {
   if (!config.redisUrl) return createMemoryBackend(config);
   // Loaded only with REDIS_URL, so that memory mode needs no Redis client at all.
   const { createRedisBackend } = await import('./redis/backend');
-  return createRedisBackend(config, logger);
+  return createRedisBackend(config, logger, { heartbeatMs: config.presenceHeartbeatMs, staleMs: config.presenceStaleMs });
 }
 
 async function main(): Promise<void> {
