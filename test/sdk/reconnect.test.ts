@@ -18,7 +18,7 @@ describe('SDK across reconnects', () => {
     gate.hold();
     const statuses = collect(bob, 'status');
     const rejoined = waitFor<JoinInfo>(bob, 'joined', (info) => info.rejoin);
-    await dropConnection(server, 'bob');
+    await dropConnection(server, bob);
     await alice.send('lobby', 'while away 1');
     await alice.send('lobby', 'while away 2');
     await statuses.until(1);
@@ -43,7 +43,7 @@ describe('SDK across reconnects', () => {
 
     gate.hold();
     const rejoined = waitFor<JoinInfo>(bob, 'joined', (info) => info.rejoin);
-    await dropConnection(server, 'bob');
+    await dropConnection(server, bob);
     // More than a join with `since` answers (500) and a history page (100).
     for (let i = 1; i <= 777; i++) await storeQuietly(server, 'lobby', `m${i}`);
     gate.release();

@@ -71,14 +71,16 @@ export function handshakeGate(server: TestServer, name: string) {
 }
 
 /**
- * Closes the transport of every socket of `userId` from the server's side
- * (the client sees "transport close" and reconnects on its own); resolves
- * once the server has let them go.
+ * Closes the transport of every socket of `client`'s user from the server's
+ * side (the client sees "transport close" and reconnects on its own);
+ * resolves once the server has let them go and the client has noticed.
  */
-export async function dropConnection(server: TestServer, userId: string): Promise<void> {
-  const sockets = serverSockets(server, userId);
+export async function dropConnection(server: TestServer, client: ParleyClient): Promise<void> {
+  const userId = client.session?.user.id;
+  const sockets = userId === undefined ? [] : serverSockets(server, userId);
   if (sockets.length === 0) throw new Error(`${userId} has no socket to drop`);
+  const noticed = client.status === 'connected' ? waitFor(client, 'status', (s) => s !== 'connected') : Promise.resolve();
   const gone = sockets.map((s) => waitFor(s, 'disconnect'));
   for (const s of sockets) s.conn.close();
-  await Promise.all(gone);
+  await Promise.all([...gone, noticed]);
 }
