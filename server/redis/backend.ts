@@ -40,7 +40,8 @@ export async function createRedisBackend(
 ): Promise<RedisBackend> {
   if (!config.redisUrl) throw new Error('createRedisBackend needs config.redisUrl');
   const log = logger.child({ component: 'redis' });
-  const links = new RedisLinks(config.redisUrl, log, options);
+  const presenceId = `${config.instanceId}#${randomBytes(4).toString('hex')}`;
+  const links = new RedisLinks(config.redisUrl, presenceId, log, options);
   log.info({ url: redactUrl(config.redisUrl) }, 'connecting to redis');
   await links.connect();
 
@@ -53,7 +54,6 @@ export async function createRedisBackend(
   const bus = createBus(links, log, adapterKind);
   log.info({ redisVersion, adapter: adapterKind }, `redis ${redisVersion}: using the ${adapterKind} socket.io adapter`);
 
-  const presenceId = `${config.instanceId}#${randomBytes(4).toString('hex')}`;
   const presence = new RedisPresence(links, log, presenceId, options);
   try {
     await presence.start();

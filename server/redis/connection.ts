@@ -53,8 +53,13 @@ export class RedisLinks {
   private lastReady = false;
   private closed = false;
 
+  /**
+   * @param name shows in Redis's CLIENT LIST as `parley-cmd:<name>` and
+   * `parley-sub:<name>`, so an operator can tell the instances apart.
+   */
   constructor(
     url: string,
+    name: string,
     private readonly logger: Logger,
     options: RedisLinkOptions = {},
   ) {
@@ -66,14 +71,14 @@ export class RedisLinks {
     };
     this.command = createClient({
       url,
-      name: 'parley-command',
+      name: `parley-cmd:${name}`,
       // Fail fast while disconnected instead of queueing sends that the client will retry anyway.
       disableOfflineQueue: true,
       socket: { reconnectStrategy, connectTimeout: this.options.commandTimeoutMs },
     }) as RedisClient;
     this.subscriber = createClient({
       url,
-      name: 'parley-subscriber',
+      name: `parley-sub:${name}`,
       // A subscription asked for while down fails at once; the adapter module re-asks when the link is back.
       disableOfflineQueue: true,
       socket: { reconnectStrategy, connectTimeout: this.options.commandTimeoutMs },
