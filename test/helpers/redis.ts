@@ -42,3 +42,21 @@ export async function redisBackend(
   defer(() => backend.close());
   return backend;
 }
+
+/**
+ * Polls `check` until it returns true, failing after `timeoutMs` with `what`:
+ * for conditions that have no event to wait on (an HTTP status, a link state).
+ */
+export async function until(what: string, check: () => boolean | Promise<boolean>, timeoutMs = 5000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (await check()) return;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting until ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+/** The status of `GET /readyz`. */
+export async function readyz(url: string): Promise<number> {
+  return (await fetch(`${url}/readyz`)).status;
+}

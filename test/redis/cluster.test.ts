@@ -1,18 +1,130 @@
-import { ok, waitFor } from '../helpers/events';
-import { redisBackend, startRedis } from '../helpers/redis';
+import { call, collect, ok, waitFor } from '../helpers/events';
+import { readyz, redisBackend, startRedis, until } from '../helpers/redis';
 import { connect, startServer } from '../helpers/server';
 
+/** Two instances in this process sharing one private redis-server. */
+async function twoInstances(options: Parameters<typeof redisBackend>[1] = {}) {
+  const redis = await startRedis();
+  const a = await startServer({ backend: await redisBackend(redis.url, options) });
+  const b = await startServer({ backend: await redisBackend(redis.url, options) });
+  return { redis, a, b };
+}
+
 describe('instances on one redis', () => {
-  it('a message sent on A reaches a socket on B', async () => {
-    const redis = await startRedis();
-    const a = await startServer({ backend: await redisBackend(redis.url) });
-    const b = await startServer({ backend: await redisBackend(redis.url) });
+  it('delivers a message sent on A to the sockets on B, once, and to the sender', async () => {
+    const { a, b } = await twoInstances();
     const alice = await connect(a.url, 'alice');
     const bob = await connect(b.url, 'bob');
     await ok(alice, 'room:join', { room: 'lobby' });
     await ok(bob, 'room:join', { room: 'lobby' });
-    const toBob = waitFor(bob, 'message');
+    const toBob = collect(bob, 'message');
+    const toAlice = waitFor(alice, 'message');
     const sent = await ok(alice, 'message:send', { room: 'lobby', text: 'hi', clientId: 'c1' });
-    expect(await toBob).toEqual(sent.message);
+    const again = await ok(bob, 'message:send', { room: 'lobby', text: 'back', clientId: 'c1' });
+    expect(await toAlice).toEqual(sent.message);
+    expect(await toBob.until(2)).toEqual([sent.message, again.message]);
+    expect(again.message.seq).toBe(2);
+  });
+
+  it('answers a join on B with the same history and seq as on A', async () => {
+    const { a, b } = await twoInstances();
+    const alice = await connect(a.url, 'alice');
+    await ok(alice, 'room:join', { room: 'lobby' });
+    for (let i = 1; i <= 3; i++) await ok(alice, 'message:send', { room: 'lobby', text: `m${i}`, clientId: `c${i}` });
+    const onB = await ok(await connect(b.url, 'bob'), 'room:join', { room: 'lobby' });
+    const onA = await ok(await connect(a.url, 'carol'), 'room:join', { room: 'lobby' });
+    expect(onB.seq).toBe(3);
+    expect(onB.messages.map((m: { text: string }) => m.text)).toEqual(['m1', 'm2', 'm3']);
+    expect(onB.messages).toEqual(onA.messages);
+    const since = await ok(await connect(b.url, 'dave'), 'room:join', { room: 'lobby', since: 2 });
+    expect(since.messages.map((m: { seq: number }) => m.seq)).toEqual([3]);
+  });
+
+  it('answers a repeated clientId on another instance with the original, broadcasting nothing', async () => {
+    const { a, b } = await twoInstances();
+    const onA = await connect(a.url, 'alice');
+    const onB = await connect(b.url, 'alice');
+    await ok(onA, 'room:join', { room: 'lobby' });
+    await ok(onB, 'room:join', { room: 'lobby' });
+    const seen = collect(onB, 'message');
+    const first = await ok(onA, 'message:send', { room: 'lobby', text: 'once', clientId: 'retry' });
+    const repeat = await ok(onB, 'message:send', { room: 'lobby', text: 'once', clientId: 'retry' });
+    const next = await ok(onB, 'message:send', { room: 'lobby', text: 'two', clientId: 'next' });
+    await seen.until(2);
+    expect(repeat.message).toEqual(first.message);
+    expect(seen.items.map((m) => m.seq)).toEqual([1, 2]);
+    expect(next.message.seq).toBe(2);
+  });
+
+  it('shares presence: members and join/leave events across instances', async () => {
+    const { a, b } = await twoInstances();
+    const alice = await connect(a.url, 'alice');
+    const bob = await connect(b.url, 'bob');
+    await ok(alice, 'room:join', { room: 'lobby' });
+    const bobJoins = waitFor(alice, 'presence', (p) => p.user.id === 'bob' && p.event === 'join');
+    const joined = await ok(bob, 'room:join', { room: 'lobby' });
+    expect(joined.members.map((u: { id: string }) => u.id).sort()).toEqual(['alice', 'bob']);
+    expect(await bobJoins).toEqual({ room: 'lobby', event: 'join', user: { id: 'bob', name: 'bob' }, members: 2 });
+
+    // A second socket of alice's, on the other instance: no presence event, still two members.
+    const events = collect(bob, 'presence');
+    const alice2 = await connect(b.url, 'alice');
+    expect((await ok(alice2, 'room:join', { room: 'lobby' })).members).toHaveLength(2);
+    const aliceLeaves = waitFor(bob, 'presence', (p) => p.user.id === 'alice' && p.event === 'leave');
+    alice.disconnect();
+    await ok(alice2, 'room:leave', { room: 'lobby' });
+    expect(await aliceLeaves).toEqual({ room: 'lobby', event: 'leave', user: { id: 'alice', name: 'alice' }, members: 1 });
+    expect(events.items).toHaveLength(1);
+  });
+
+  it('lists the rooms of every instance in rooms:list and GET /api/rooms', async () => {
+    const { a, b } = await twoInstances();
+    const alice = await connect(a.url, 'alice');
+    const bob = await connect(b.url, 'bob');
+    await ok(alice, 'room:join', { room: 'lobby' });
+    await ok(alice, 'message:send', { room: 'lobby', text: 'x', clientId: 'c1' });
+    await ok(bob, 'room:join', { room: 'games' });
+    await ok(bob, 'room:join', { room: 'lobby' });
+    const expected = [
+      { room: 'games', members: 1, seq: 0 },
+      { room: 'lobby', members: 2, seq: 1 },
+    ];
+    expect((await ok(alice, 'rooms:list', {})).rooms).toEqual(expected);
+    expect(await (await fetch(`${b.url}/api/rooms`)).json()).toEqual({ rooms: expected });
+    await ok(bob, 'room:leave', { room: 'games' });
+    expect((await ok(bob, 'rooms:list', {})).rooms).toEqual([{ room: 'lobby', members: 2, seq: 1 }]);
+  });
+
+  it('delivers a message posted over HTTP on B to a socket on A', async () => {
+    const { a, b } = await twoInstances();
+    const alice = await connect(a.url, 'alice');
+    await ok(alice, 'room:join', { room: 'lobby' });
+    const got = waitFor(alice, 'message');
+    const res = await fetch(`${b.url}/api/rooms/lobby/messages`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ name: 'bob', text: 'over http', clientId: 'h1' }),
+    });
+    expect(res.status).toBe(201);
+    expect(await got).toMatchObject({ seq: 1, text: 'over http', user: { id: 'bob' } });
+    expect(await readyz(a.url)).toBe(200);
+  });
+
+  it('relays typing to the other users on every instance, not to the typist’s own sockets', async () => {
+    const { a, b } = await twoInstances();
+    const alice = await connect(a.url, 'alice');
+    const aliceOnB = await connect(b.url, 'alice');
+    const bob = await connect(b.url, 'bob');
+    for (const s of [alice, aliceOnB, bob]) await ok(s, 'room:join', { room: 'lobby' });
+    const toAliceOnB = collect(aliceOnB, 'typing');
+    const toBob = waitFor(bob, 'typing');
+    await ok(alice, 'typing', { room: 'lobby', typing: true });
+    expect(await toBob).toEqual({ room: 'lobby', user: { id: 'alice', name: 'alice' }, typing: true });
+    // bob's own typing reaches alice's sockets: the relay works both ways, and by then any stray event would have come.
+    const back = waitFor(aliceOnB, 'typing');
+    await ok(bob, 'typing', { room: 'lobby', typing: true });
+    await back;
+    expect(toAliceOnB.items.map((t) => t.user.id)).toEqual(['bob']);
+    expect((await call(bob, 'typing', { room: 'nope', typing: true })).ok).toBe(false);
   });
 });
