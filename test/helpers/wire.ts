@@ -66,6 +66,15 @@ export class WireClient {
     return client;
   }
 
+  /** Resolves with the close code once the server closed the connection; rejects after `timeoutMs`. */
+  waitClosed(timeoutMs = 5000): Promise<number> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`still open after ${timeoutMs} ms; last frames: ${JSON.stringify(this.frames.slice(-5))}`)), timeoutMs);
+    });
+    return Promise.race([this.closed.then(({ code }) => code), timeout]).finally(() => clearTimeout(timer));
+  }
+
   send(frame: Frame): void {
     if (this.ws.readyState === WebSocket.OPEN) this.ws.send(frame);
   }
