@@ -71,7 +71,7 @@ export function renderHaproxyConfig(options: RenderOptions, template = fs.readFi
 
 export interface BalancerOptions {
   servers: Upstream[];
-  /** Port to listen on. @default a free port */
+  /** Port to listen on; 0 = a free port. @default 0 */
   port?: number;
   /** Bind address. @default "127.0.0.1" */
   host?: string;
@@ -92,6 +92,8 @@ export interface Balancer {
   readonly pid: number;
   readonly configPath: string;
   readonly exited: Promise<number | null>;
+  /** Sends HAProxy a signal; a no-op once it has exited. */
+  signal(sig: NodeJS.Signals): void;
   /** Stops HAProxy (SIGTERM) and removes a temp folder it made. Idempotent. */
   stop(): Promise<void>;
   /** Everything HAProxy wrote (server up/down events, alerts). */
@@ -125,9 +127,11 @@ export async function startBalancer(options: BalancerOptions): Promise<Balancer>
   fs.mkdirSync(dir, { recursive: true });
   const configPath = path.join(dir, 'haproxy.cfg');
 
-  const attempts = options.port === undefined ? 3 : 1;
+  // HAProxy cannot bind port 0: pick a free port, and another if it is taken by then.
+  const fixedPort = options.port ? options.port : undefined;
+  const attempts = fixedPort === undefined ? 3 : 1;
   for (let attempt = 1; ; attempt++) {
-    const port = options.port ?? (await freePort(host));
+    const port = fixedPort ?? (await freePort(host));
     fs.writeFileSync(configPath, renderHaproxyConfig({ bind: `${host}:${port}`, servers: options.servers }));
     // -db: stay in the foreground, no daemon; the config names no root-owned path.
     const child = spawn(binary, ['-db', '-f', configPath], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -157,6 +161,7 @@ export async function startBalancer(options: BalancerOptions): Promise<Balancer>
       pid: child.pid!,
       configPath,
       exited,
+      signal,
       output: () => output.toString(),
       stop: () =>
         (stopping ??= (async () => {

@@ -18,10 +18,18 @@ export interface InstanceOptions {
   host?: string;
   /**
    * Settings for the instance (`REDIS_URL`, `INSTANCE_ID`, `LIMITS`,
-   * `LOG_LEVEL`, ...), laid over this process's environment. A variable set
+   * `LOG_LEVEL`, ...), laid over the inherited environment. A variable set
    * to `undefined` is removed from what the child inherits.
    */
   env?: Record<string, string | undefined>;
+  /**
+   * Whether the child inherits this process's environment (true: a cluster
+   * started from a shell takes its AUTH_SECRET, LIMITS, ...). Tests pass
+   * false so that nothing set on the machine changes what they see: the child
+   * then gets `env` plus PATH and HOME only.
+   * @default true
+   */
+  inheritEnv?: boolean;
   /** How long to wait for `/readyz` to answer 200. @default 20000 */
   readyTimeoutMs?: number;
   /** Whether to wait for `/readyz` 200 at all (false: only for the port). @default true */
@@ -212,7 +220,8 @@ export async function startInstance(options: InstanceOptions = {}): Promise<Inst
   const host = options.host ?? '127.0.0.1';
   const instanceId = options.env?.INSTANCE_ID ?? `parley-${process.pid}-${++counter}`;
 
-  const env: NodeJS.ProcessEnv = { ...process.env };
+  const env: NodeJS.ProcessEnv =
+    options.inheritEnv === false ? { PATH: process.env.PATH, HOME: process.env.HOME } : { ...process.env };
   for (const [name, value] of Object.entries(options.env ?? {})) {
     if (value === undefined) delete env[name];
     else env[name] = value;
