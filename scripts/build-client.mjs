@@ -1,15 +1,13 @@
-// Bundles the browser app (and the SDK inside it) into dist/public with esbuild.
+// Bundles for browsers with esbuild: the app (with the SDK inside) into
+// dist/public, and the SDK alone, socket.io-client included, as an ES module
+// in dist/sdk/parley.mjs. (Node uses tsc's CommonJS build in dist/client/sdk.)
 import { build } from 'esbuild';
 import { copyFile, mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const out = path.join(root, 'dist', 'public');
-await mkdir(out, { recursive: true });
-await build({
-  entryPoints: [path.join(root, 'client', 'app', 'main.ts')],
-  outfile: path.join(out, 'app.js'),
+const browser = {
   bundle: true,
   format: 'esm',
   platform: 'browser',
@@ -17,6 +15,13 @@ await build({
   sourcemap: true,
   minify: true,
   logLevel: 'warning',
-});
-await copyFile(path.join(root, 'client', 'app', 'index.html'), path.join(out, 'index.html'));
-await copyFile(path.join(root, 'client', 'app', 'style.css'), path.join(out, 'style.css'));
+};
+
+const app = path.join(root, 'dist', 'public');
+await mkdir(app, { recursive: true });
+await Promise.all([
+  build({ ...browser, entryPoints: [path.join(root, 'client', 'app', 'main.ts')], outfile: path.join(app, 'app.js') }),
+  build({ ...browser, entryPoints: [path.join(root, 'client', 'sdk', 'index.ts')], outfile: path.join(root, 'dist', 'sdk', 'parley.mjs') }),
+  copyFile(path.join(root, 'client', 'app', 'index.html'), path.join(app, 'index.html')),
+  copyFile(path.join(root, 'client', 'app', 'style.css'), path.join(app, 'style.css')),
+]);
