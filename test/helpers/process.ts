@@ -9,6 +9,8 @@ export const MAIN = path.join(__dirname, '..', '..', 'dist', 'server', 'main.js'
 
 export interface ServerProcess {
   child: ChildProcess;
+  /** Kills the process (SIGKILL) unless it already ended, and waits for it. */
+  kill(): Promise<void>;
   /** Everything written so far. */
   stdout(): string;
   stderr(): string;
@@ -26,9 +28,10 @@ export interface RunningServer extends ServerProcess {
  * Spawns `node dist/server/main.js` with exactly `env` (plus PATH): nothing
  * leaks in from the caller's environment, so a REDIS_URL or AUTH_SECRET set
  * on the machine cannot change what a test sees. Killed after the test if it
- * is still running.
+ * is still running, or, with `{ perSuite: true }`, left to the caller's
+ * `afterAll(() => proc.kill())` so that several tests can share it.
  */
-export function spawnServer(env: Record<string, string>): ServerProcess {
+export function spawnServer(env: Record<string, string>, options: { perSuite?: boolean } = {}): ServerProcess {
   if (!fs.existsSync(MAIN)) throw new Error(`${MAIN} is missing: run \`npm run build\` first`);
   const child = spawn(process.execPath, [MAIN], {
     env: { PATH: process.env.PATH ?? '', LOG_LEVEL: 'warn', ...env },
@@ -41,22 +44,35 @@ export function spawnServer(env: Record<string, string>): ServerProcess {
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
     child.once('exit', (code, signal) => resolve({ code, signal }));
   });
-  defer(async () => {
+  const kill = async () => {
     if (child.exitCode === null && child.signalCode === null) {
       child.kill('SIGKILL');
       await exited;
     }
-  });
-  return { child, stdout: () => out, stderr: () => err, exited };
+  };
+  if (!options.perSuite) defer(kill);
+  return { child, kill, stdout: () => out, stderr: () => err, exited };
 }
 
 /**
  * Spawns the server and resolves once it printed "Parley is running at
- * http://HOST:PORT"; rejects if it exits or stays silent for 10 s.
+ * http://HOST:PORT"; rejects if it exits or stays silent for 10 s. Options as
+ * for `spawnServer`.
  */
-export async function startServerProcess(env: Record<string, string> = {}): Promise<RunningServer> {
-  const proc = spawnServer({ PORT: '0', HOST: '127.0.0.1', ...env });
-  const url = await new Promise<string>((resolve, reject) => {
+export async function startServerProcess(env: Record<string, string> = {}, options: { perSuite?: boolean } = {}): Promise<RunningServer> {
+  const proc = spawnServer({ PORT: '0', HOST: '127.0.0.1', ...env }, options);
+  try {
+    const url = await printedUrl(proc);
+    return { ...proc, url, port: Number(new URL(url).port) };
+  } catch (err) {
+    // A per-suite process that never started would be nobody's to kill.
+    await proc.kill();
+    throw err;
+  }
+}
+
+function printedUrl(proc: ServerProcess): Promise<string> {
+  return new Promise<string>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`no URL within 10 s; stderr: ${proc.stderr()}`)), 10_000);
     const onData = () => {
       const match = /Parley is running at (http:\/\/\S+)/.exec(proc.stdout());
@@ -72,7 +88,6 @@ export async function startServerProcess(env: Record<string, string> = {}): Prom
     });
     onData();
   });
-  return { ...proc, url, port: Number(new URL(url).port) };
 }
 
 /** A TCP port that was free a moment ago. */
