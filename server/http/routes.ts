@@ -96,6 +96,9 @@ export function createHttpApp(deps: RoutesDeps): express.Express {
 }
 
 function httpError(err: unknown) {
+  // The router's: a path parameter (the only one is `:room`) that is not valid
+  // percent-encoding, e.g. /api/rooms/%E0%A4%A/messages.
+  if (err instanceof URIError) return { code: 'invalid_room' as const, message: 'room: not valid percent-encoding' };
   // body-parser's errors: malformed JSON and bodies over the limit.
   const e = err as { type?: string; status?: number };
   if (e && e.type === 'entity.too.large') return { code: 'too_large' as const, message: 'request body too large' };

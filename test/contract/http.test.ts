@@ -116,10 +116,17 @@ describe('GET /api/rooms/:room/messages', () => {
     expect(res.body).toEqual({ error: { code: 'invalid_payload', message: expect.stringContaining(field) } });
   });
 
-  it('answers 400 invalid_room for a bad room name', async () => {
+  it.each(['BAD%20ROOM', '%00', 'a'.repeat(65), '%E0%A4%A', '%'])('answers 400 invalid_room for the room %s', async (room) => {
     const { url } = await startServer();
-    const res = await getJson(`${url}/api/rooms/BAD%20ROOM/messages`);
+    const res = await getJson(`${url}/api/rooms/${room}/messages`);
     expect(res).toEqual({ status: 400, body: { error: { code: 'invalid_room', message: expect.any(String) } } });
+  });
+
+  it('ignores query parameters the contract does not name', async () => {
+    const { base } = await roomOf(3);
+    const res = await getJson(`${base}?limit[a]=1&__proto__[x]=1&foo=bar`);
+    expect(res.status).toBe(200);
+    expect(seqs(res.body.messages)).toEqual([1, 2, 3]);
   });
 });
 
