@@ -182,11 +182,11 @@ export function createBus(links: RedisLinks, logger: Logger, kind: 'sharded' | '
       const entry =
         kind === 'sharded' ? subscriptions.get(`sSubscribe:${PREFIX}#/#${room}#`) : subscriptions.get(`pSubscribe:${PREFIX}#/#*`);
       if (!entry) return;
-      try {
-        await entry.settled;
-      } catch {
-        throw new UnavailableError('cannot subscribe to the room right now; retry');
-      }
+      // node-redis queues (un)subscriptions while disconnected, even with
+      // disableOfflineQueue: do not wait for a link that is down, nor longer
+      // than any other command.
+      if (!links.subscriber.isReady) throw new UnavailableError('cannot subscribe to the room right now; retry');
+      await links.run('subscribe', () => entry.settled);
     },
     onRemoteMessage: (listener) => remoteListeners.push(listener),
     onRestored: (listener) => restoredListeners.push(listener),

@@ -79,7 +79,9 @@ export class RedisLinks {
     this.subscriber = createClient({
       url,
       name: `parley-sub:${name}`,
-      // A subscription asked for while down fails at once; the adapter module re-asks when the link is back.
+      // Subscriptions are queued while down all the same (node-redis does not
+      // apply this to them), but are dropped, and repeated by the bus, if a
+      // reconnection attempt fails.
       disableOfflineQueue: true,
       socket: { reconnectStrategy, connectTimeout: this.options.commandTimeoutMs },
     }) as RedisClient;
