@@ -110,7 +110,9 @@ export class Chat {
   }
 
   private noteDelivered(room: string, seq: number): void {
-    if (seq > (this.delivered.get(room) ?? 0)) this.delivered.set(room, seq);
+    // A room joined while still empty (seq 0) must be known too, or catch-up would skip it.
+    const known = this.delivered.get(room);
+    if (known === undefined || seq > known) this.delivered.set(room, seq);
   }
 
   /**
