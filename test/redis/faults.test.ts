@@ -1,0 +1,133 @@
+import { createClient } from 'redis';
+import type { Message } from '../../protocol';
+import { defer } from '../helpers/cleanup';
+import { call, collect, ok, waitFor } from '../helpers/events';
+import { readyz, redisBackend, startRedis, until } from '../helpers/redis';
+import { connect, startServer } from '../helpers/server';
+
+// An unhandled rejection (which would kill a production process) fails the
+// test that was running: jest reports it as that test's error.
+
+async function twoInstances(options: Parameters<typeof redisBackend>[1] = {}) {
+  const redis = await startRedis();
+  const a = await startServer({ backend: await redisBackend(redis.url, options) });
+  const b = await startServer({ backend: await redisBackend(redis.url, options) });
+  return { redis, a, b };
+}
+
+/** A plain client for what only an operator does (CONFIG, CLIENT KILL). */
+async function admin(url: string) {
+  const client = createClient({ url, socket: { reconnectStrategy: false } });
+  client.on('error', () => {});
+  await client.connect();
+  defer(() => client.disconnect().catch(() => {}));
+  return client;
+}
+
+const texts = (messages: Message[]) => messages.map((m) => m.text);
+
+describe('redis faults', () => {
+  it('answers unavailable while redis is stopped, and after a restart has lost nothing and broadcasts again', async () => {
+    const { redis, a, b } = await twoInstances();
+    const alice = await connect(a.url, 'alice');
+    const bob = await connect(b.url, 'bob');
+    await ok(alice, 'room:join', { room: 'lobby' });
+    await ok(bob, 'room:join', { room: 'lobby' });
+    const before = collect(bob, 'message');
+    for (let i = 1; i <= 3; i++) await ok(alice, 'message:send', { room: 'lobby', text: `m${i}`, clientId: `c${i}` });
+    await before.until(3);
+
+    await redis.stop();
+    await until('both instances answer 503 on /readyz', async () => (await readyz(a.url)) === 503 && (await readyz(b.url)) === 503);
+    const down = await call(alice, 'message:send', { room: 'lobby', text: 'while down', clientId: 'down-1' });
+    expect(down).toMatchObject({ ok: false, error: { code: 'unavailable' } });
+    const carol = await connect(b.url, 'carol');
+    expect(await call(carol, 'room:join', { room: 'lobby' })).toMatchObject({ ok: false, error: { code: 'unavailable' } });
+    // A room new to the instance needs a subscription, which cannot be had now.
+    expect(await call(carol, 'room:join', { room: 'quiet' })).toMatchObject({ ok: false, error: { code: 'unavailable' } });
+    expect(await call(carol, 'rooms:list', {})).toMatchObject({ ok: false, error: { code: 'unavailable' } });
+    const http = await fetch(`${b.url}/api/rooms/lobby/messages`);
+    expect(http.status).toBe(503);
+    expect((await fetch(`${a.url}/healthz`)).status).toBe(200);
+
+    await redis.restart();
+    await until('both instances answer 200 on /readyz', async () => (await readyz(a.url)) === 200 && (await readyz(b.url)) === 200);
+    // The subscription bob's instance had before the restart carries broadcasts again.
+    const toBob = waitFor(bob, 'message');
+    const retried = await ok(alice, 'message:send', { room: 'lobby', text: 'while down', clientId: 'down-1' });
+    expect(retried.message.seq).toBe(4);
+    expect(await toBob).toEqual(retried.message);
+    const history = await ok(bob, 'room:history', { room: 'lobby' });
+    expect(texts(history.messages)).toEqual(['m1', 'm2', 'm3', 'while down']);
+    // And a room first joined after the restart works across instances too.
+    await ok(carol, 'room:join', { room: 'after' });
+    await ok(alice, 'room:join', { room: 'after' });
+    const toCarol = waitFor(carol, 'message');
+    await ok(alice, 'message:send', { room: 'after', text: 'new room', clientId: 'n1' });
+    expect((await toCarol).text).toBe('new room');
+  });
+
+  it('answers unavailable within the command timeout while redis is frozen, and stores nothing late', async () => {
+    const { redis, a, b } = await twoInstances();
+    const alice = await connect(a.url, 'alice');
+    const bob = await connect(b.url, 'bob');
+    await ok(alice, 'room:join', { room: 'lobby' });
+    await ok(bob, 'room:join', { room: 'lobby' });
+    await ok(alice, 'message:send', { room: 'lobby', text: 'before', clientId: 'c0' });
+
+    redis.pause();
+    const frozen = await call(alice, 'message:send', { room: 'lobby', text: 'frozen', clientId: 'f1' }, 3000);
+    expect(frozen).toMatchObject({ ok: false, error: { code: 'unavailable' } });
+    await until('instance A answers 503 on /readyz', async () => (await readyz(a.url)) === 503);
+
+    redis.resume();
+    await until('both instances answer 200 on /readyz', async () => (await readyz(a.url)) === 200 && (await readyz(b.url)) === 200);
+    // The send that Redis ran after it woke up was past its deadline: nothing was stored.
+    expect(texts((await ok(bob, 'room:history', { room: 'lobby' })).messages)).toEqual(['before']);
+    const toBob = waitFor(bob, 'message', (m) => m.text === 'frozen');
+    const retried = await ok(alice, 'message:send', { room: 'lobby', text: 'frozen', clientId: 'f1' });
+    expect(retried.message.seq).toBe(2);
+    expect(await toBob).toEqual(retried.message);
+  });
+
+  it('takes the users of a dead instance out of presence and tells the other instances', async () => {
+    const { a, b } = await twoInstances();
+    const alice = await connect(a.url, 'alice');
+    const bob = await connect(b.url, 'bob');
+    await ok(alice, 'room:join', { room: 'lobby' });
+    await ok(bob, 'room:join', { room: 'lobby' });
+    const aliceLeaves = waitFor(bob, 'presence', (p) => p.event === 'leave' && p.user.id === 'alice', 10_000);
+
+    // The instance stops heartbeating and leaves its entries behind, as a crash would.
+    await (a.backend as Awaited<ReturnType<typeof redisBackend>>).abandon();
+
+    expect(await aliceLeaves).toEqual({ room: 'lobby', event: 'leave', user: { id: 'alice', name: 'alice' }, members: 1 });
+    expect((await ok(bob, 'room:join', { room: 'lobby' })).members).toEqual([{ id: 'bob', name: 'bob' }]);
+    expect((await ok(bob, 'rooms:list', {})).rooms).toEqual([{ room: 'lobby', members: 1, seq: 0 }]);
+  });
+
+  it('hands an instance the messages it missed while its bus link was down, without waiting for the next one', async () => {
+    const { redis, a, b } = await twoInstances();
+    const alice = await connect(a.url, 'alice');
+    const bob = await connect(b.url, 'bob');
+    await ok(alice, 'room:join', { room: 'lobby' });
+    await ok(bob, 'room:join', { room: 'lobby' });
+    const seen = collect(bob, 'message');
+
+    // Cut instance B's subscriber link and keep it from coming back: Redis
+    // refuses new connections past maxclients, and B is the only one trying.
+    const op = await admin(redis.url);
+    const clients = (await op.clientList()).filter((c) => c.name !== '');
+    const bSub = clients.find((c) => c.name === `parley-sub:${(b.backend as Awaited<ReturnType<typeof redisBackend>>).presenceId}`);
+    expect(bSub).toBeDefined();
+    const connected = (await op.clientList()).length;
+    await op.configSet('maxclients', String(connected - 1));
+    await op.clientKill({ filter: 'ID', id: Number(bSub!.id) } as never);
+    await until('instance B answers 503 on /readyz', async () => (await readyz(b.url)) === 503);
+
+    const missed = await ok(alice, 'message:send', { room: 'lobby', text: 'while B was deaf', clientId: 'm1' });
+    await op.configSet('maxclients', '10000');
+    await until('instance B answers 200 on /readyz', async () => (await readyz(b.url)) === 200);
+    expect(await seen.until(1)).toEqual([missed.message]);
+  });
+});
