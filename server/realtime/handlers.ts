@@ -59,6 +59,13 @@ export function registerHandlers(socket: ParleySocket, deps: HandlerDeps): void 
     try {
       await backend.subscribed(room);
       const { first, members } = await backend.presence.join(room, user, socket.id);
+      // A leave or a disconnect may have run while presence was being written
+      // (a round trip to Redis) and found nothing of this join to take out:
+      // undo it, or the user would stay a member with no socket in the room.
+      if (socket.disconnected || !socket.data.rooms.has(room)) {
+        await backend.presence.leave(room, user, socket.id);
+        throw new AppError('not_joined', `${room} was left while it was being joined`);
+      }
       if (first) io.to(room).emit('presence', { room, event: 'join', user, members: members.length });
       const history = await chat.joinHistory(room, since);
       return { room, seq: history.seq, messages: history.messages, members, hasMore: history.hasMore };

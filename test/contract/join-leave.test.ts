@@ -1,6 +1,36 @@
+import { createMemoryBackend, type Backend } from '../../server/backend';
+import type { Presence } from '../../server/presence/types';
 import { call, collect, ok, waitFor } from '../helpers/events';
+import { until } from '../helpers/process';
 import { range, seed, seqs } from '../helpers/seed';
 import { connect, startServer } from '../helpers/server';
+
+/**
+ * The in-memory backend, with presence joins held until `release()`: a stand-in
+ * for a presence store across the network (Redis), where a join takes a round
+ * trip during which the socket can leave or disconnect.
+ */
+function slowJoinBackend() {
+  const base = createMemoryBackend({ historyMax: 1000, limits: false });
+  let release!: () => void;
+  const gate = new Promise<void>((resolve) => (release = resolve));
+  let entered!: () => void;
+  const joining = new Promise<void>((resolve) => (entered = resolve));
+  let recorded!: () => void;
+  const joined = new Promise<void>((resolve) => (recorded = resolve));
+  const presence: Presence = Object.assign(Object.create(base.presence) as Presence, {
+    join: async (...args: Parameters<Presence['join']>) => {
+      entered();
+      await gate;
+      const result = await base.presence.join(...args);
+      recorded();
+      return result;
+    },
+  });
+  const backend: Backend = { ...base, presence };
+  /** `joining`: a join reached presence; `joined`: presence recorded it, after `release()`. */
+  return { backend, joining, joined, release };
+}
 
 describe('room:join', () => {
   it('answers an empty room with seq 0, no messages and the joiner as the only member', async () => {
@@ -180,5 +210,37 @@ describe('room:leave', () => {
     const live = waitFor(bob, 'message');
     await ok(alice, 'message:send', { room: 'lobby', text: 'live', clientId: 'live' });
     expect((await live).seq).toBe(4);
+  });
+});
+
+describe('a join still in flight', () => {
+  it('leaves no member behind when the socket disconnects before presence recorded it', async () => {
+    const { backend, joining, joined, release } = slowJoinBackend();
+    const { url, app } = await startServer({ backend });
+    const alice = await connect(url, 'alice');
+    alice.emit('room:join', { room: 'lobby' });
+    await joining;
+    alice.disconnect();
+    // No event tells a test when the server has handled the disconnect.
+    await until('the server to drop the socket', async () => app.io.of('/').sockets.size === 0);
+    release();
+    await joined;
+    // A round trip lets the rest of the join handler run first.
+    const bob = await connect(url, 'bob');
+    expect((await ok(bob, 'rooms:list', {})).rooms).toEqual([]);
+    expect(await backend.presence.members('lobby')).toEqual([]);
+  });
+
+  it('leaves no member behind when the socket leaves the room before presence recorded the join', async () => {
+    const { backend, joining, release } = slowJoinBackend();
+    const { url } = await startServer({ backend });
+    const alice = await connect(url, 'alice');
+    const answer = call(alice, 'room:join', { room: 'lobby' });
+    await joining;
+    await ok(alice, 'room:leave', { room: 'lobby' });
+    release();
+    expect(await answer).toMatchObject({ ok: false, error: { code: 'not_joined' } });
+    expect((await ok(alice, 'rooms:list', {})).rooms).toEqual([]);
+    expect(await backend.presence.members('lobby')).toEqual([]);
   });
 });
