@@ -117,9 +117,9 @@ describe('rate limits (LIMITS on)', () => {
 
   it('with TRUST_PROXY, counts connections per X-Forwarded-For address', async () => {
     const { url } = await startServer({ limits: true, trustProxy: true });
-    const first = await connectMany(url, 140, { 'x-forwarded-for': '203.0.113.1, 10.0.0.1' });
+    const first = await connectMany(url, 140, { 'x-forwarded-for': '203.0.113.1' });
     expect(first.refused.length).toBeGreaterThan(0);
-    const other = await connectMany(url, 5, { 'x-forwarded-for': '203.0.113.2, 10.0.0.1' });
+    const other = await connectMany(url, 5, { 'x-forwarded-for': '203.0.113.2' });
     expect(other).toEqual({ connected: 5, refused: [] });
   });
 
