@@ -102,16 +102,19 @@ export function createBus(links: RedisLinks, logger: Logger, kind: 'sharded' | '
     const repairs = [...subscriptions.values()]
       .filter((s) => s.failed)
       .map((s) => issue(s.kind, s.channel, s.wanted, s.listener, s.bufferMode));
-    void Promise.all(repairs).then(() => {
-      log.info({ repaired: repairs.length }, 'bus link restored');
-      for (const listener of restoredListeners) {
-        try {
-          listener();
-        } catch (err) {
-          log.error({ err }, 'bus restored listener failed');
+    void Promise.all(repairs)
+      // Catch-up reads the store: wait for the command link too, which may come back later.
+      .then(() => links.whenReady())
+      .then(() => {
+        log.info({ repaired: repairs.length }, 'bus link restored');
+        for (const listener of restoredListeners) {
+          try {
+            listener();
+          } catch (err) {
+            log.error({ err }, 'bus restored listener failed');
+          }
         }
-      }
-    });
+      });
   });
 
   wrapPublishing(links, log);

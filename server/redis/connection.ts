@@ -108,6 +108,19 @@ export class RedisLinks {
     this.subscriberRestoredListeners.push(listener);
   }
 
+  /** Resolves once `ready()` is true (at once if it is); never, after `close()`. */
+  whenReady(): Promise<void> {
+    if (this.ready()) return Promise.resolve();
+    return new Promise((resolve) => {
+      const listener = (ready: boolean) => {
+        if (!ready) return;
+        this.readinessListeners.splice(this.readinessListeners.indexOf(listener), 1);
+        resolve();
+      };
+      this.readinessListeners.push(listener);
+    });
+  }
+
   /** Registers who hears every change of `ready()`. */
   onReadiness(listener: (ready: boolean) => void): void {
     this.readinessListeners.push(listener);
@@ -250,6 +263,6 @@ export class RedisLinks {
     const ready = this.ready();
     if (ready === this.lastReady) return;
     this.lastReady = ready;
-    for (const listener of this.readinessListeners) listener(ready);
+    for (const listener of [...this.readinessListeners]) listener(ready);
   }
 }

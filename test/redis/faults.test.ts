@@ -52,6 +52,9 @@ describe('redis faults', () => {
 
     await redis.restart();
     await until('both instances answer 200 on /readyz', async () => (await readyz(a.url)) === 200 && (await readyz(b.url)) === 200);
+    // node-redis subscribed both instances to the room's shard channel again.
+    const op = await admin(redis.url);
+    expect(await op.sendCommand(['PUBSUB', 'SHARDNUMSUB', 'socket.io#/#lobby#'])).toEqual(['socket.io#/#lobby#', 2]);
     // The subscription bob's instance had before the restart carries broadcasts again.
     const toBob = waitFor(bob, 'message');
     const retried = await ok(alice, 'message:send', { room: 'lobby', text: 'while down', clientId: 'down-1' });
