@@ -605,7 +605,11 @@ export class ParleyClient extends Emitter<ParleyClientEvents> {
   }
 
   private deliver(entry: RoomEntry, messages: Message[]): void {
-    for (const message of messages) this.emit('message', message);
+    for (const message of messages) {
+      // A listener may have left the room (or closed the client) meanwhile.
+      if (!this.current(entry)) return;
+      this.emit('message', message);
+    }
     this.checkGap(entry);
   }
 

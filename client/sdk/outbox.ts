@@ -169,17 +169,26 @@ export class Outbox {
     this.failures.set(room, failures);
     if (code === 'disconnected') return; // resent once the connection is back and the room re-joined
     if (code === 'not_joined') {
-      // Connected to an instance that has not seen this socket's join yet.
+      // Connected to an instance that has not seen this socket's join yet:
+      // re-join, which pumps again. Only a repeat waits, lest a server that
+      // keeps saying so be asked in a tight loop.
+      if (failures > 1) this.wait(room, backoffDelay(failures - 1, this.backoff));
       this.link.rejoin(room);
       return;
     }
-    const delay = code === 'rate_limited' && retryAfterMs !== undefined
-      ? retryAfterMs
-      : Math.max(retryAfterMs ?? 0, backoffDelay(failures, this.backoff));
-    this.timers.set(room, setTimeout(() => {
-      this.timers.delete(room);
-      this.pump(room);
-    }, delay));
+    this.wait(room, code === 'rate_limited' && retryAfterMs !== undefined ? retryAfterMs : Math.max(retryAfterMs ?? 0, backoffDelay(failures, this.backoff)));
+  }
+
+  /** Holds a room's queue for `ms`, then pumps it. */
+  private wait(room: string, ms: number): void {
+    this.clearTimer(room);
+    this.timers.set(
+      room,
+      setTimeout(() => {
+        this.timers.delete(room);
+        this.pump(room);
+      }, ms),
+    );
   }
 
   private fail(item: Item, error: ParleyError): void {

@@ -52,6 +52,28 @@ describe('SDK across reconnects', () => {
     expect(seqs(seen.items)).toEqual(Array.from({ length: 777 }, (_, i) => i + 1));
   });
 
+  it('skips what the server no longer keeps after a long absence, and goes on live', async () => {
+    const server = await startServer({ historyMax: 10 });
+    const gate = handshakeGate(server, 'bob');
+    const bob = sdkClient(server.url, 'bob');
+    await bob.join('lobby');
+    const seen = collect(bob, 'message');
+
+    gate.hold();
+    const rejoined = waitFor<JoinInfo>(bob, 'joined', (info) => info.rejoin);
+    await dropConnection(server, bob);
+    for (let i = 1; i <= 30; i++) await storeQuietly(server, 'lobby', `m${i}`);
+    gate.release();
+
+    // 1..20 were trimmed from history: the sequence resumes at the oldest kept.
+    expect((await rejoined).seq).toBe(30);
+    const alice = sdkClient(server.url, 'alice');
+    await alice.join('lobby');
+    await alice.send('lobby', 'live');
+    await seen.until(11);
+    expect(seqs(seen.items)).toEqual([21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31]);
+  });
+
   it('comes back to an instance restarted on the same port, with what was stored meanwhile and what it sent meanwhile', async () => {
     // One backend for both instances, as Redis would be.
     const backend = createMemoryBackend({ historyMax: 10_000, limits: false });
