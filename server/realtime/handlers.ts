@@ -66,12 +66,15 @@ export function registerHandlers(socket: ParleySocket, deps: HandlerDeps): void 
         await backend.presence.leave(room, user, socket.id);
         throw new AppError('not_joined', `${room} was left while it was being joined`);
       }
-      if (first) io.to(room).emit('presence', { room, event: 'join', user, members: members.length });
       const history = await chat.joinHistory(room, since);
+      // Announced only once the join succeeded: a join that fails on the
+      // history read must not show the room a user who came and went.
+      if (first) io.to(room).emit('presence', { room, event: 'join', user, members: members.length });
       return { room, seq: history.seq, messages: history.messages, members, hasMore: history.hasMore };
     } catch (err) {
-      // A join that failed leaves the socket as it was, so a retry starts clean.
-      if (!wasJoined) await leaveRoom(room).catch(() => {});
+      // A join that failed leaves the socket as it was, so a retry starts
+      // clean; the room never heard of it, so it hears of no leave either.
+      if (!wasJoined) await leaveRoom(room, false).catch(() => {});
       throw err;
     }
   });
@@ -123,12 +126,13 @@ export function registerHandlers(socket: ParleySocket, deps: HandlerDeps): void 
     }
   });
 
-  async function leaveRoom(room: string): Promise<void> {
+  /** Takes the socket out of a room; `announce`: tell the room when it was the user's last socket there. */
+  async function leaveRoom(room: string, announce = true): Promise<void> {
     if (!socket.data.rooms.delete(room)) return;
     await socket.leave(room);
     if (!io.of('/').adapter.rooms.has(room)) chat.forgetRoom(room);
     const { last, members } = await backend.presence.leave(room, user, socket.id);
-    if (last) io.to(room).emit('presence', { room, event: 'leave', user, members });
+    if (last && announce) io.to(room).emit('presence', { room, event: 'leave', user, members });
   }
 }
 
