@@ -9,7 +9,11 @@ import { RedisPresence, type PresenceTimings } from './presence';
 import { RedisMessageStore } from './store';
 
 /** Timings of the Redis backend; the defaults suit production, tests pass short ones. */
-export type RedisBackendOptions = RedisLinkOptions & PresenceTimings;
+export type RedisBackendOptions = RedisLinkOptions &
+  PresenceTimings & {
+    /** Which Socket.IO adapter to use. @default "sharded" on Redis >= 7, else "classic" */
+    adapter?: 'sharded' | 'classic';
+  };
 
 /** The Redis backend, with what fault tests need besides the `Backend` interface. */
 export interface RedisBackend extends Backend {
@@ -50,7 +54,7 @@ export async function createRedisBackend(
   // Sharded Pub/Sub (Redis 7) sends a room's broadcasts only to the instances
   // that serve the room, and scales with a Redis Cluster; older servers get
   // the classic adapter, where every instance hears every broadcast.
-  const adapterKind = Number(redisVersion.split('.')[0]) >= 7 ? 'sharded' : 'classic';
+  const adapterKind = options.adapter ?? (Number(redisVersion.split('.')[0]) >= 7 ? 'sharded' : 'classic');
   const bus = createBus(links, log, adapterKind);
   log.info({ redisVersion, adapter: adapterKind }, `redis ${redisVersion}: using the ${adapterKind} socket.io adapter`);
 

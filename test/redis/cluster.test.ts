@@ -2,15 +2,19 @@ import { call, collect, ok, waitFor } from '../helpers/events';
 import { readyz, redisBackend, startRedis, until } from '../helpers/redis';
 import { connect, startServer } from '../helpers/server';
 
-/** Two instances in this process sharing one private redis-server. */
-async function twoInstances(options: Parameters<typeof redisBackend>[1] = {}) {
+async function twoOn(options: Parameters<typeof redisBackend>[1] = {}) {
   const redis = await startRedis();
   const a = await startServer({ backend: await redisBackend(redis.url, options) });
   const b = await startServer({ backend: await redisBackend(redis.url, options) });
   return { redis, a, b };
 }
 
-describe('instances on one redis', () => {
+describe.each(['sharded', 'classic'] as const)('instances on one redis (%s adapter)', (adapter) => {
+  /** Two instances in this process sharing one private redis-server. */
+  async function twoInstances(options: Parameters<typeof redisBackend>[1] = {}) {
+    return twoOn({ adapter, ...options });
+  }
+
   it('delivers a message sent on A to the sockets on B, once, and to the sender', async () => {
     const { a, b } = await twoInstances();
     const alice = await connect(a.url, 'alice');

@@ -109,8 +109,8 @@ describe('redis faults', () => {
     expect((await ok(bob, 'rooms:list', {})).rooms).toEqual([{ room: 'lobby', members: 1, seq: 0 }]);
   });
 
-  it('hands an instance the messages it missed while its bus link was down, without waiting for the next one', async () => {
-    const { redis, a, b } = await twoInstances();
+  it.each(['sharded', 'classic'] as const)('hands an instance the messages it missed while its bus link was down, without waiting for the next one (%s adapter)', async (adapter) => {
+    const { redis, a, b } = await twoInstances({ adapter });
     const alice = await connect(a.url, 'alice');
     const bob = await connect(b.url, 'bob');
     await ok(alice, 'room:join', { room: 'lobby' });
