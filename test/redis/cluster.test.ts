@@ -1,3 +1,5 @@
+import { createClient } from 'redis';
+import { defer } from '../helpers/cleanup';
 import { call, collect, ok, waitFor } from '../helpers/events';
 import { readyz, redisBackend, startRedis, until } from '../helpers/redis';
 import { connect, startServer } from '../helpers/server';
@@ -130,5 +132,47 @@ describe.each(['sharded', 'classic'] as const)('instances on one redis (%s adapt
     await back;
     expect(toAliceOnB.items.map((t) => t.user.id)).toEqual(['bob']);
     expect((await call(bob, 'typing', { room: 'nope', typing: true })).ok).toBe(false);
+  });
+});
+
+describe('the sharded adapter', () => {
+  it('subscribes to a channel per chat room that has sockets here, none for user rooms, and drops it when the room empties', async () => {
+    const { redis, a } = await twoOn({ adapter: 'sharded' });
+    const op = createClient({ url: redis.url });
+    op.on('error', () => {});
+    await op.connect();
+    defer(() => op.disconnect().catch(() => {}));
+    const channels = async () => ((await op.sendCommand(['PUBSUB', 'SHARDCHANNELS'])) as string[]).sort();
+
+    const alice = await connect(a.url, 'alice');
+    await ok(alice, 'room:join', { room: 'lobby' });
+    expect((await channels()).filter((c) => c.includes('user:'))).toEqual([]);
+    expect(await channels()).toContain('socket.io#/#lobby#');
+    await ok(alice, 'room:leave', { room: 'lobby' });
+    await until('the lobby channel is dropped', async () => !(await channels()).includes('socket.io#/#lobby#'));
+  });
+});
+
+describe('an instance that closes', () => {
+  it('takes its users out of presence and leaves no trace of itself in redis', async () => {
+    const { redis, a, b } = await twoOn();
+    const alice = await connect(a.url, 'alice');
+    const bob = await connect(b.url, 'bob');
+    await ok(alice, 'room:join', { room: 'lobby' });
+    await ok(alice, 'room:join', { room: 'games' });
+    await ok(bob, 'room:join', { room: 'lobby' });
+    const aliceLeaves = waitFor(bob, 'presence', (p) => p.event === 'leave' && p.user.id === 'alice');
+    await a.app.close();
+    expect(await aliceLeaves).toMatchObject({ room: 'lobby', members: 1 });
+    expect((await ok(bob, 'rooms:list', {})).rooms).toEqual([{ room: 'lobby', members: 1, seq: 0 }]);
+
+    const op = createClient({ url: redis.url });
+    op.on('error', () => {});
+    await op.connect();
+    defer(() => op.disconnect().catch(() => {}));
+    const id = (a.backend as Awaited<ReturnType<typeof redisBackend>>).presenceId;
+    expect(await op.zRange('parley:instances', 0, -1)).not.toContain(id);
+    expect(await op.exists(`parley:instance:{${id}}:rooms`)).toBe(0);
+    expect(await op.hKeys('parley:{games}:sockets')).toEqual([]);
   });
 });
