@@ -17,6 +17,7 @@ interface Args {
   port: number;
   host: string;
   redisUrl?: string;
+  dataDir: string;
 }
 
 const USAGE = `usage: npm run cluster -- [options]
@@ -25,7 +26,8 @@ const USAGE = `usage: npm run cluster -- [options]
   --port P           balancer port; 0 picks a free one (default 8080)
   --host H           balancer address (default 127.0.0.1; 0.0.0.0 for the network)
   --redis-url URL    use this Redis instead of starting one (default: $REDIS_URL,
-                     else redis-server from PATH with its data in .cluster/redis)
+                     else redis-server from PATH with its data in <data-dir>/redis)
+  --data-dir DIR     Redis data and every process's log (default .cluster)
 
 Every instance also takes the usual settings from the environment
 (AUTH_SECRET, LIMITS, LOG_LEVEL, ALLOWED_ORIGINS, ...).`;
@@ -33,7 +35,13 @@ Every instance also takes the usual settings from the environment
 class UsageError extends Error {}
 
 function parseArgs(argv: string[]): Args {
-  const args: Args = { instances: DEFAULT_INSTANCES, port: 8080, host: '127.0.0.1', redisUrl: process.env.REDIS_URL || undefined };
+  const args: Args = {
+    instances: DEFAULT_INSTANCES,
+    port: 8080,
+    host: '127.0.0.1',
+    redisUrl: process.env.REDIS_URL || undefined,
+    dataDir: path.join(repoRoot(), '.cluster'),
+  };
   for (let i = 0; i < argv.length; i++) {
     const [flag, inline] = argv[i].split(/=(.*)/s, 2);
     const value = () => {
@@ -61,6 +69,9 @@ function parseArgs(argv: string[]): Args {
       case '--redis-url':
         args.redisUrl = value();
         if (!/^rediss?:\/\//.test(args.redisUrl)) throw new UsageError('--redis-url must start with redis:// or rediss://');
+        break;
+      case '--data-dir':
+        args.dataDir = path.resolve(value());
         break;
       case '--help':
       case '-h':
@@ -126,8 +137,7 @@ async function supervise(): Promise<void> {
   process.stdout.on('error', () => {});
   process.stderr.on('error', () => {});
 
-  const root = repoRoot();
-  const dataDir = path.join(root, '.cluster');
+  const { dataDir } = args;
   const logDir = path.join(dataDir, 'logs');
   let cluster: Cluster | undefined;
   let starting: Promise<Cluster> | undefined;
