@@ -52,8 +52,8 @@ export interface Cluster {
   stop(): Promise<void>;
 }
 
-/** The environment every clustered instance runs with, before `options.env`. */
-function instanceEnv(redisUrl: string, instanceId: string): Record<string, string> {
+/** The environment every clustered instance runs with, before `options.env` (docker-compose.yml sets the same). */
+export function instanceEnv(redisUrl: string, instanceId: string): Record<string, string> {
   return {
     REDIS_URL: redisUrl,
     INSTANCE_ID: instanceId,

@@ -8,6 +8,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { renderComposeConfig } from '../../scripts/topology/balancer';
+import { DEFAULT_INSTANCES, instanceEnv } from '../../scripts/topology/cluster';
 
 const root = path.resolve(__dirname, '..', '..');
 
@@ -75,12 +76,14 @@ describe('docker-compose.yml', () => {
     }
   });
 
-  it('runs three Parley instances from the Dockerfile, on one Redis, each with its own id, behind the balancer', () => {
+  it('runs as many instances as `npm run cluster`, from the Dockerfile, on one Redis, each with its own id', () => {
     expect(instances.map(([name]) => name).sort()).toEqual(['parley1', 'parley2', 'parley3']);
+    expect(instances).toHaveLength(DEFAULT_INSTANCES);
     const ids = new Set<string>();
-    for (const [, service] of instances) {
+    for (const [name, service] of instances) {
       expect(service.build?.context).toBe(root);
-      expect(service.environment).toMatchObject({ REDIS_URL: 'redis://redis:6379', TRUST_PROXY: 'on' });
+      // The settings the local launcher gives its instances, with Redis by service name.
+      expect(service.environment).toMatchObject(instanceEnv('redis://redis:6379', name));
       ids.add(service.environment!.INSTANCE_ID);
       // node runs directly: npm would not pass SIGTERM on, and the drain needs it.
       expect(JSON.stringify(service.command ?? [])).not.toMatch(/npm/);
