@@ -1,118 +1,12 @@
-import { io, type ManagerOptions, type Socket, type SocketOptions } from 'socket.io-client';
-import {
-  ERROR_CODES,
-  HANDSHAKE_ERRORS,
-  HISTORY_DEFAULT_LIMIT,
-  HISTORY_MAX_LIMIT,
-  type Ack,
-  type Answer,
-  type ClientToServerEvents,
-  type HandshakeAuth,
-  type Message,
-  type PresenceEvent,
-  type ServerToClientEvents,
-  type SessionEvent,
-  type TypingEvent,
-  type User,
-} from '../../protocol';
+import { HISTORY_DEFAULT_LIMIT, HISTORY_MAX_LIMIT, type Answer, type Message, type PresenceEvent, type SessionEvent, type User } from '../../protocol';
 import { backoffDelay, DEFAULT_BACKOFF, type BackoffOptions } from './backoff';
+import { Connection, type AnswerOf } from './connection';
 import { Emitter } from './emitter';
-import { isPermanent, ParleyError, type ParleyErrorCode } from './errors';
+import { isPermanent, ParleyError } from './errors';
 import { randomId } from './ids';
 import { Outbox, type OutboxEntry, type Sending } from './outbox';
 import { RoomState } from './room';
-
-/**
- * The connection as a UI shows it:
- * - `connecting`: opening the first connection;
- * - `connected`: connected; joined rooms are live (or re-joining);
- * - `reconnecting`: the connection dropped and is being reopened on its own;
- * - `offline`: the browser is offline, the server refused the handshake or
- *   closed the session, reconnection gave up, or the client was closed.
- */
-export type ConnectionStatus = 'connecting' | 'connected' | 'reconnecting' | 'offline';
-
-/** Options of `new ParleyClient()`. */
-export interface ParleyClientOptions {
-  /**
-   * The server, e.g. `https://chat.example.com`.
-   * @default the page's own origin (browsers only)
-   */
-  url?: string;
-  /**
-   * The handshake identity: `{ name }` in open mode, `{ token }` in token
-   * mode, or a function answering one, called at every (re)connection, so
-   * that a reconnect can use a fresh token.
-   */
-  auth: HandshakeAuth | (() => HandshakeAuth | Promise<HandshakeAuth>);
-  /**
-   * How long a message that came early waits for the missing ones before
-   * the SDK reads them with `room:history`.
-   * @default 400
-   */
-  gapFillMs?: number;
-  /**
-   * How long a request waits for its answer; an unanswered send is then
-   * resent with the same `clientId`.
-   * @default 10000
-   */
-  ackTimeoutMs?: number;
-  /** Retry delays after `unavailable` and other transient failures. @default { baseMs: 250, maxMs: 10000 } */
-  backoff?: Partial<BackoffOptions>;
-  /**
-   * Passed to socket.io-client's `io()` (e.g. `transports`,
-   * `reconnectionDelay`, `reconnectionDelayMax`, `timeout`).
-   * @default { transports: ['websocket', 'polling'], tryAllTransports: true }
-   */
-  socket?: Partial<ManagerOptions & SocketOptions>;
-}
-
-/** A room as joined: what a UI needs to draw it. */
-export interface JoinInfo {
-  room: string;
-  /** The last `seq` handed to the application (0: none yet). */
-  seq: number;
-  /** Users present, on every instance. */
-  members: User[];
-  /** Whether `loadOlder` has more to give. */
-  hasOlder: boolean;
-  /** False for the first join, true for a re-join after a reconnect. */
-  rejoin: boolean;
-}
-
-/** A page of older messages, from `loadOlder`. */
-export interface OlderPage {
-  messages: Message[];
-  /** Whether still older messages exist. */
-  hasMore: boolean;
-}
-
-/** The events of a `ParleyClient`; each listener takes one argument. */
-export type ParleyClientEvents = {
-  /** The connection status changed. */
-  status: (status: ConnectionStatus) => void;
-  /** The server identified this connection (again after every reconnect). */
-  session: (session: SessionEvent) => void;
-  /** The next message of a joined room: in `seq` order per room, each once. */
-  message: (message: Message) => void;
-  /** A room's join, or re-join after a reconnect, completed: every message up to `seq` was handed over. */
-  joined: (info: JoinInfo) => void;
-  /** A room's member list changed (join answers and presence). */
-  members: (update: { room: string; members: User[] }) => void;
-  /** A user's first socket joined a room, or its last one left. */
-  presence: (event: PresenceEvent) => void;
-  /** Another user started or stopped typing. */
-  typing: (event: TypingEvent) => void;
-  /** A send changed status (`queued`, `sending`, `sent`, `failed`). */
-  outbox: (entry: OutboxEntry) => void;
-  /** Something failed with no caller to tell: a refused handshake, a room that cannot be joined. */
-  error: (error: ParleyError) => void;
-};
-
-type ParleySocket = Socket<ServerToClientEvents, ClientToServerEvents>;
-type RequestEvent = 'room:join' | 'room:leave' | 'message:send' | 'room:history';
-type PayloadOf<E extends RequestEvent> = Parameters<ClientToServerEvents[E]>[0];
-type AnswerOf<E extends RequestEvent> = NonNullable<Parameters<ClientToServerEvents[E]>[1]> extends Ack<infer T> ? T : never;
+import type { ConnectionStatus, JoinInfo, OlderPage, ParleyClientEvents, ParleyClientOptions } from './types';
 
 /** The client's side of one room. */
 interface RoomEntry {
@@ -144,54 +38,21 @@ interface RoomEntry {
  * await client.send('lobby', 'hello');
  */
 export class ParleyClient extends Emitter<ParleyClientEvents> {
-  private readonly socket: ParleySocket;
+  private readonly connection: Connection;
   private readonly rooms = new Map<string, RoomEntry>();
   private readonly outbox: Outbox;
   private readonly gapFillMs: number;
-  private readonly ackTimeoutMs: number;
   private readonly backoff: BackoffOptions;
-  /** Wakes every pending `sleep` (on disconnect and close), so no retry loop outlives its connection. */
-  private readonly sleepers = new Set<() => void>();
-  private currentStatus: ConnectionStatus = 'connecting';
-  private currentSession: SessionEvent | undefined;
-  private everConnected = false;
-  /** The server refused or ended the session, or reconnection gave up: socket.io will not retry. */
-  private gaveUp = false;
-  private browserOffline = false;
   private closed = false;
-  private connectAttempts = 0;
-  private connectTimer: ReturnType<typeof setTimeout> | undefined;
-  private readonly unlisten: Array<() => void> = [];
 
   constructor(options: ParleyClientOptions) {
     super();
     this.gapFillMs = options.gapFillMs ?? 400;
-    this.ackTimeoutMs = options.ackTimeoutMs ?? 10_000;
     this.backoff = { ...DEFAULT_BACKOFF, ...options.backoff };
-    const { auth } = options;
-    const authFn = typeof auth === 'function' ? (auth as () => HandshakeAuth | Promise<HandshakeAuth>) : undefined;
-    const socketOptions: Partial<ManagerOptions & SocketOptions> = {
-      transports: ['websocket', 'polling'],
-      tryAllTransports: true,
-      forceNew: true,
-      ...options.socket,
-      autoConnect: false,
-      auth: authFn
-          ? (cb: (data: object) => void) => {
-              Promise.resolve()
-                .then(authFn)
-                .then(cb, (err: unknown) => {
-                  this.emit('error', new ParleyError('unauthorized', `auth() failed: ${String(err)}`));
-                  cb({});
-                });
-            }
-          : (auth as HandshakeAuth),
-    };
-    this.socket = options.url === undefined ? io(socketOptions) : io(options.url, socketOptions);
     this.outbox = new Outbox(
       {
-        ready: (room) => this.socket.connected && this.rooms.get(room)?.state.joined === true,
-        send: (payload) => this.request('message:send', payload),
+        ready: (room) => this.connection.connected && this.rooms.get(room)?.state.joined === true,
+        send: (payload) => this.connection.request('message:send', payload),
         rejoin: (room) => {
           const entry = this.rooms.get(room);
           if (!entry) return;
@@ -203,31 +64,44 @@ export class ParleyClient extends Emitter<ParleyClientEvents> {
       },
       this.backoff,
     );
-    this.listen();
-    this.socket.connect();
+    this.connection = new Connection(
+      { url: options.url, auth: options.auth, socket: options.socket, ackTimeoutMs: options.ackTimeoutMs ?? 10_000, backoff: this.backoff },
+      {
+        status: (status) => this.emit('status', status),
+        session: (session) => this.emit('session', session),
+        connected: () => this.onConnect(),
+        disconnected: () => this.onDisconnect(),
+        refused: (error) => {
+          for (const entry of this.rooms.values()) this.settleWaiters(entry, error);
+          this.emit('error', error);
+        },
+      },
+    );
+    const { socket } = this.connection;
+    socket.on('message', (message) => this.onMessage(message));
+    socket.on('presence', (event) => this.onPresence(event));
+    socket.on('typing', (event) => {
+      if (this.rooms.has(event?.room)) this.emit('typing', event);
+    });
   }
 
   /** The connection status; see the `status` event. */
   get status(): ConnectionStatus {
-    return this.currentStatus;
+    return this.connection.status;
   }
 
   /** Who the server says this connection is, and which instance serves it; undefined before the first `session`. */
   get session(): SessionEvent | undefined {
-    return this.currentSession;
+    return this.connection.session;
   }
 
   /**
-   * Opens the connection again after it went `offline` (refused, gave up);
-   * rooms are re-joined and queued sends go out. Does nothing while connected.
+   * Opens the connection again after it went `offline` (refused, ended by
+   * the server, gave up); rooms are re-joined and queued sends go out.
+   * Does nothing while connected.
    */
   connect(): void {
-    if (this.closed || this.socket.connected) return;
-    this.gaveUp = false;
-    // Starting over skips whatever is left of socket.io's reconnection delay.
-    this.socket.disconnect();
-    this.socket.connect();
-    this.updateStatus();
+    if (!this.closed) this.connection.reconnect();
   }
 
   /**
@@ -243,7 +117,7 @@ export class ParleyClient extends Emitter<ParleyClientEvents> {
     if (!entry) {
       entry = { state: new RoomState(room), waiters: [], everJoined: false, syncAgain: false, filling: false, older: Promise.resolve() };
       this.rooms.set(room, entry);
-      if (this.socket.connected) this.sync(entry);
+      if (this.connection.connected) this.sync(entry);
     }
     const waiting = entry;
     return new Promise((resolve, reject) => waiting.waiters.push({ resolve, reject }));
@@ -254,9 +128,9 @@ export class ParleyClient extends Emitter<ParleyClientEvents> {
     const entry = this.rooms.get(room);
     if (!entry) return;
     this.forget(entry, new ParleyError('closed', `left ${room}`), new ParleyError('not_joined', `left ${room}`));
-    if (this.socket.connected) {
+    if (this.connection.connected) {
       // A failure needs nothing more: a connection that dropped left the room with it.
-      await this.request('room:leave', { room }).catch(() => undefined);
+      await this.connection.request('room:leave', { room }).catch(() => undefined);
     }
   }
 
@@ -287,7 +161,7 @@ export class ParleyClient extends Emitter<ParleyClientEvents> {
     const page = entry.older.then(async (): Promise<OlderPage> => {
       const { state } = entry;
       if (state.oldestSeq === undefined || !state.hasOlder) return { messages: [], hasMore: false };
-      const answer = await this.request('room:history', { room, before: state.oldestSeq, limit });
+      const answer = await this.connection.request('room:history', { room, before: state.oldestSeq, limit });
       if (!answer.ok) throw ParleyError.fromBody(answer.error);
       state.older(answer.messages, answer.hasMore);
       return { messages: answer.messages, hasMore: answer.hasMore };
@@ -328,7 +202,7 @@ export class ParleyClient extends Emitter<ParleyClientEvents> {
 
   /** Tells the room's other users that this one is typing, or stopped; dropped while not connected. */
   setTyping(room: string, typing: boolean): void {
-    if (this.socket.connected && this.rooms.get(room)?.state.joined) this.socket.emit('typing', { room, typing });
+    if (this.connection.connected && this.rooms.get(room)?.state.joined) this.connection.socket.emit('typing', { room, typing });
   }
 
   /**
@@ -338,157 +212,31 @@ export class ParleyClient extends Emitter<ParleyClientEvents> {
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    clearTimeout(this.connectTimer);
     const error = new ParleyError('closed', 'the client was closed');
     for (const entry of [...this.rooms.values()]) this.forget(entry, error, error);
     this.outbox.close(error);
-    this.wakeSleepers();
-    for (const off of this.unlisten.splice(0)) off();
-    this.socket.disconnect();
-    this.updateStatus();
-  }
-
-  // ---- connection ----
-
-  private listen(): void {
-    const { socket } = this;
-    socket.on('connect', () => this.onConnect());
-    socket.on('disconnect', (reason) => this.onDisconnect(reason));
-    socket.on('connect_error', (err) => this.onConnectError(err));
-    socket.io.on('reconnect_attempt', () => this.updateStatus());
-    socket.io.on('reconnect_failed', () => {
-      this.gaveUp = true;
-      this.updateStatus();
-    });
-    socket.on('session', (session) => {
-      this.currentSession = session;
-      this.emit('session', session);
-    });
-    socket.on('message', (message) => this.onMessage(message));
-    socket.on('presence', (event) => this.onPresence(event));
-    socket.on('typing', (event) => {
-      if (this.rooms.has(event?.room)) this.emit('typing', event);
-    });
-
-    // Browsers say when the network goes away; socket.io would take a heartbeat to notice.
-    const g = globalThis as { addEventListener?: typeof addEventListener; removeEventListener?: typeof removeEventListener; navigator?: { onLine?: boolean } };
-    if (typeof g.addEventListener === 'function' && typeof g.navigator?.onLine === 'boolean') {
-      this.browserOffline = !g.navigator.onLine;
-      const offline = () => {
-        this.browserOffline = true;
-        this.updateStatus();
-      };
-      const online = () => {
-        this.browserOffline = false;
-        this.connect();
-        this.updateStatus();
-      };
-      g.addEventListener('offline', offline);
-      g.addEventListener('online', online);
-      this.unlisten.push(() => {
-        g.removeEventListener?.('offline', offline);
-        g.removeEventListener?.('online', online);
-      });
-    }
+    this.connection.close();
   }
 
   private onConnect(): void {
-    this.gaveUp = false;
-    this.everConnected = true;
-    this.connectAttempts = 0;
-    this.updateStatus();
     for (const entry of this.rooms.values()) {
       entry.state.joined = false;
       this.sync(entry);
     }
   }
 
-  private onDisconnect(reason: string): void {
+  private onDisconnect(): void {
     for (const entry of this.rooms.values()) {
       entry.state.joined = false;
       this.clearGapTimer(entry);
     }
-    this.wakeSleepers();
-    // socket.io-client does not reconnect after the server ended the session.
-    if (!this.socket.active && reason !== 'io client disconnect') this.gaveUp = true;
-    this.updateStatus();
-  }
-
-  private onConnectError(err: Error): void {
-    // A transport failure: socket.io keeps trying on its own.
-    if (this.socket.active || this.closed) return this.updateStatus();
-    // The server's middleware refused the handshake: socket.io will not retry.
-    if (err.message === 'rate_limited') {
-      this.connectTimer = setTimeout(() => {
-        this.connectTimer = undefined;
-        if (!this.closed) this.socket.connect();
-      }, backoffDelay(++this.connectAttempts, this.backoff));
-      return this.updateStatus();
-    }
-    const known = (HANDSHAKE_ERRORS as readonly string[]).concat(ERROR_CODES).includes(err.message);
-    const error = new ParleyError(known ? (err.message as ParleyErrorCode) : 'internal', `connection refused: ${err.message}`);
-    this.gaveUp = true;
-    for (const entry of this.rooms.values()) this.settleWaiters(entry, error);
-    this.updateStatus();
-    this.emit('error', error);
-  }
-
-  private updateStatus(): void {
-    const status: ConnectionStatus =
-      this.closed || this.gaveUp || this.browserOffline
-        ? 'offline'
-        : this.socket.connected
-          ? 'connected'
-          : this.everConnected
-            ? 'reconnecting'
-            : 'connecting';
-    if (status === this.currentStatus) return;
-    this.currentStatus = status;
-    this.emit('status', status);
-  }
-
-  /**
-   * Emits a request and resolves with its answer; rejects with `timeout` when
-   * none comes in time, and with `disconnected` when the connection is down
-   * or drops first. Never emits while disconnected: socket.io would buffer
-   * the packet and send it on reconnect, behind the SDK's own resend.
-   */
-  private request<E extends RequestEvent>(event: E, payload: PayloadOf<E>): Promise<Answer<AnswerOf<E>>> {
-    return new Promise((resolve, reject) => {
-      if (!this.socket.connected) return reject(new ParleyError('disconnected', 'not connected'));
-      const timed = this.socket.timeout(this.ackTimeoutMs) as unknown as {
-        emit(event: string, payload: unknown, ack: (err: Error | null, answer: Answer<AnswerOf<E>>) => void): void;
-      };
-      timed.emit(event, payload, (err, answer) => {
-        if (err) reject(new ParleyError(this.socket.connected ? 'timeout' : 'disconnected', `${event}: ${err.message}`));
-        else if (typeof answer !== 'object' || answer === null) reject(new ParleyError('internal', `${event}: malformed answer`));
-        else resolve(answer);
-      });
-    });
-  }
-
-  /** Resolves after `ms`, or at once on disconnect or close. */
-  private sleep(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const wake = () => {
-        clearTimeout(timer);
-        this.sleepers.delete(wake);
-        resolve();
-      };
-      const timer = setTimeout(wake, ms);
-      this.sleepers.add(wake);
-    });
-  }
-
-  private wakeSleepers(): void {
-    for (const wake of [...this.sleepers]) wake();
   }
 
   // ---- rooms ----
 
   /** Whether `entry` is still wanted and its requests can go out. */
   private live(entry: RoomEntry): boolean {
-    return this.current(entry) && this.socket.connected;
+    return this.current(entry) && this.connection.connected;
   }
 
   /** Whether `entry` is still the application's (not left, not closed). */
@@ -528,15 +276,15 @@ export class ParleyClient extends Emitter<ParleyClientEvents> {
       const since = state.lastSeq;
       let answer: Answer<AnswerOf<'room:join'>>;
       try {
-        answer = await this.request('room:join', since === undefined ? { room } : { room, since });
+        answer = await this.connection.request('room:join', since === undefined ? { room } : { room, since });
       } catch {
         if (!this.live(entry)) return;
-        await this.sleep(backoffDelay(++attempt, this.backoff));
+        await this.connection.sleep(backoffDelay(++attempt, this.backoff));
         continue;
       }
       if (!this.current(entry)) {
         // Left while the join was in flight: undo it on the server.
-        if (answer.ok && this.socket.connected) this.socket.emit('room:leave', { room });
+        if (answer.ok && this.connection.connected) this.connection.socket.emit('room:leave', { room });
         return;
       }
       if (!answer.ok) {
@@ -546,7 +294,7 @@ export class ParleyClient extends Emitter<ParleyClientEvents> {
           this.emit('error', error);
           return;
         }
-        await this.sleep(error.retryAfterMs ?? backoffDelay(++attempt, this.backoff));
+        await this.connection.sleep(error.retryAfterMs ?? backoffDelay(++attempt, this.backoff));
         continue;
       }
       this.setMembers(entry, answer.members);
@@ -576,10 +324,10 @@ export class ParleyClient extends Emitter<ParleyClientEvents> {
       if (!this.live(entry) || state.lastSeq === undefined) return false;
       let answer: Answer<AnswerOf<'room:history'>>;
       try {
-        answer = await this.request('room:history', { room: state.name, after: state.lastSeq, limit: HISTORY_MAX_LIMIT });
+        answer = await this.connection.request('room:history', { room: state.name, after: state.lastSeq, limit: HISTORY_MAX_LIMIT });
       } catch {
         if (!this.live(entry)) return false;
-        await this.sleep(backoffDelay(++attempt, this.backoff));
+        await this.connection.sleep(backoffDelay(++attempt, this.backoff));
         continue;
       }
       if (!this.current(entry)) return false;
@@ -589,7 +337,7 @@ export class ParleyClient extends Emitter<ParleyClientEvents> {
           this.emit('error', error);
           return false;
         }
-        await this.sleep(error.retryAfterMs ?? backoffDelay(++attempt, this.backoff));
+        await this.connection.sleep(error.retryAfterMs ?? backoffDelay(++attempt, this.backoff));
         continue;
       }
       attempt = 0;

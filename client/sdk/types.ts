@@ -1,0 +1,92 @@
+import type { ManagerOptions, SocketOptions } from 'socket.io-client';
+import type { HandshakeAuth, Message, PresenceEvent, SessionEvent, TypingEvent, User } from '../../protocol';
+import type { BackoffOptions } from './backoff';
+import type { ParleyError } from './errors';
+import type { OutboxEntry } from './outbox';
+
+/**
+ * The connection as a UI shows it:
+ * - `connecting`: opening the first connection;
+ * - `connected`: connected; joined rooms are live (or re-joining);
+ * - `reconnecting`: the connection dropped and is being reopened on its own;
+ * - `offline`: the browser is offline, the server refused the handshake or
+ *   closed the session, reconnection gave up, or the client was closed.
+ */
+export type ConnectionStatus = 'connecting' | 'connected' | 'reconnecting' | 'offline';
+
+/** Options of `new ParleyClient()`. */
+export interface ParleyClientOptions {
+  /**
+   * The server, e.g. `https://chat.example.com`.
+   * @default the page's own origin (browsers only)
+   */
+  url?: string;
+  /**
+   * The handshake identity: `{ name }` in open mode, `{ token }` in token
+   * mode, or a function answering one, called at every (re)connection, so
+   * that a reconnect can use a fresh token.
+   */
+  auth: HandshakeAuth | (() => HandshakeAuth | Promise<HandshakeAuth>);
+  /**
+   * How long a message that came early waits for the missing ones before
+   * the SDK reads them with `room:history`.
+   * @default 400
+   */
+  gapFillMs?: number;
+  /**
+   * How long a request waits for its answer; an unanswered send is then
+   * resent with the same `clientId`.
+   * @default 10000
+   */
+  ackTimeoutMs?: number;
+  /** Retry delays after `unavailable` and other transient failures. @default { baseMs: 250, maxMs: 10000 } */
+  backoff?: Partial<BackoffOptions>;
+  /**
+   * Passed to socket.io-client's `io()` (e.g. `transports`,
+   * `reconnectionDelay`, `reconnectionDelayMax`, `timeout`).
+   * @default { transports: ['websocket', 'polling'], tryAllTransports: true }
+   */
+  socket?: Partial<ManagerOptions & SocketOptions>;
+}
+
+/** A room as joined: what a UI needs to draw it. */
+export interface JoinInfo {
+  room: string;
+  /** The last `seq` handed to the application (0: none yet). */
+  seq: number;
+  /** Users present, on every instance. */
+  members: User[];
+  /** Whether `loadOlder` has more to give. */
+  hasOlder: boolean;
+  /** False for the first join, true for a re-join after a reconnect. */
+  rejoin: boolean;
+}
+
+/** A page of older messages, from `loadOlder`. */
+export interface OlderPage {
+  messages: Message[];
+  /** Whether still older messages exist. */
+  hasMore: boolean;
+}
+
+/** The events of a `ParleyClient`; each listener takes one argument. */
+export type ParleyClientEvents = {
+  /** The connection status changed. */
+  status: (status: ConnectionStatus) => void;
+  /** The server identified this connection (again after every reconnect). */
+  session: (session: SessionEvent) => void;
+  /** The next message of a joined room: in `seq` order per room, each once. */
+  message: (message: Message) => void;
+  /** A room's join, or re-join after a reconnect, completed: every message up to `seq` was handed over. */
+  joined: (info: JoinInfo) => void;
+  /** A room's member list changed (join answers and presence). */
+  members: (update: { room: string; members: User[] }) => void;
+  /** A user's first socket joined a room, or its last one left. */
+  presence: (event: PresenceEvent) => void;
+  /** Another user started or stopped typing. */
+  typing: (event: TypingEvent) => void;
+  /** A send changed status (`queued`, `sending`, `sent`, `failed`). */
+  outbox: (entry: OutboxEntry) => void;
+  /** Something failed with no caller to tell: a refused handshake, a room that cannot be joined. */
+  error: (error: ParleyError) => void;
+};
