@@ -54,6 +54,19 @@ describe('browser app', () => {
     await ada.locator('#messages li', { hasText: 'from Ada' }).waitFor();
     expect(await ada.locator('#outbox li').count()).toBe(0);
     expect(await bo.textContent('#room-title')).toBe('#lobby');
+
+    // Offline: the page says so, and what is written waits, shown as pending, until the network is back.
+    await ada.context().setOffline(true);
+    await ada.waitForSelector('#status.offline');
+    await ada.fill('#text', 'written offline');
+    await ada.press('#text', 'Enter');
+    await ada.locator('#outbox li.pending', { hasText: 'written offline' }).waitFor();
+    await ada.context().setOffline(false);
+    await bo.locator('#messages li', { hasText: 'written offline' }).waitFor();
+    await ada.locator('#messages li', { hasText: 'written offline' }).waitFor();
+    await ada.waitForSelector('#status.connected');
+    expect(await ada.locator('#outbox li').count()).toBe(0);
+    expect(await bo.locator('#messages li', { hasText: 'written offline' }).count()).toBe(1);
   });
 
   it('loads older messages on demand and shows who is typing', async () => {
