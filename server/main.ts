@@ -40,7 +40,11 @@ async function main(): Promise<void> {
   setInterval(() => metrics.redisUp.set(backend.ready() ? 1 : 0), 1000).unref();
 
   const app = createApp({ backend, logger, metrics }, config);
-  const port = await app.listen(config.port, config.host);
+  const port = await app.listen(config.port, config.host).catch((err: NodeJS.ErrnoException) => {
+    // The one line an operator needs, naming the settings involved.
+    process.stderr.write(`parley: cannot listen on HOST=${config.host} PORT=${config.port}: ${err.code ?? err.message}\n`);
+    process.exit(2);
+  });
   const shownHost = config.host === '0.0.0.0' || config.host === '::' ? 'localhost' : config.host;
   logger.info({ port, backend: backend.kind, auth: config.authSecret ? 'token' : 'open' }, 'listening');
   process.stdout.write(`Parley is running at http://${shownHost}:${port}\n`);
