@@ -139,6 +139,11 @@ export class RedisLinks {
     return this.options.commandTimeoutMs;
   }
 
+  /** The longest wait between reconnection attempts: by then every instance has tried again. */
+  get reconnectMaxMs(): number {
+    return this.options.reconnectMaxMs;
+  }
+
   /**
    * Runs a command with a deadline. Connection errors, transient error
    * replies and timeouts become `UnavailableError`; other error replies (a bug

@@ -269,7 +269,9 @@ export class RedisPresence implements Presence {
 
   private async round(): Promise<void> {
     await this.heartbeat();
-    await this.retryLeaves();
+    // The leaves are told to the rooms over the bus: give the other
+    // instances, which reconnect with backoff, time to be listening again.
+    if (Date.now() - this.upSince >= this.links.reconnectMaxMs) await this.retryLeaves();
     if (Date.now() - this.upSince >= this.staleMs && this.links.ready()) await this.reap();
   }
 
