@@ -32,6 +32,21 @@ describe.each(['sharded', 'classic'] as const)('instances on one redis (%s adapt
     expect(again.message.seq).toBe(2);
   });
 
+  // The sharded adapter publishes to a room with a 20-character name (the
+  // length of a socket id) on its main channel rather than the room's own.
+  it('delivers across instances in a room whose name is 20 characters long', async () => {
+    const { a, b } = await twoInstances();
+    const room = 'twenty-characters-ok';
+    expect(room).toHaveLength(20);
+    const alice = await connect(a.url, 'alice');
+    const bob = await connect(b.url, 'bob');
+    await ok(alice, 'room:join', { room });
+    await ok(bob, 'room:join', { room });
+    const toBob = waitFor(bob, 'message');
+    const sent = await ok(alice, 'message:send', { room, text: 'long name', clientId: 'c1' });
+    expect(await toBob).toEqual(sent.message);
+  });
+
   it('answers a join on B with the same history and seq as on A', async () => {
     const { a, b } = await twoInstances();
     const alice = await connect(a.url, 'alice');

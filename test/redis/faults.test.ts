@@ -93,6 +93,21 @@ describe('redis faults', () => {
     expect(await toBob).toEqual(retried.message);
   });
 
+  it('takes out of presence a user who left while redis was away, once it is back', async () => {
+    const { redis, a, b } = await twoInstances();
+    const alice = await connect(a.url, 'alice');
+    const bob = await connect(b.url, 'bob');
+    await ok(alice, 'room:join', { room: 'lobby' });
+    await ok(bob, 'room:join', { room: 'lobby' });
+    await redis.stop();
+    await until('instance A answers 503 on /readyz', async () => (await readyz(a.url)) === 503);
+    const aliceLeaves = waitFor(bob, 'presence', (p) => p.event === 'leave' && p.user.id === 'alice', 10_000);
+    alice.disconnect();
+    await redis.restart();
+    expect(await aliceLeaves).toEqual({ room: 'lobby', event: 'leave', user: { id: 'alice', name: 'alice' }, members: 1 });
+    expect((await ok(bob, 'rooms:list', {})).rooms).toEqual([{ room: 'lobby', members: 1, seq: 0 }]);
+  });
+
   it('takes the users of a dead instance out of presence and tells the other instances', async () => {
     const { a, b } = await twoInstances();
     const alice = await connect(a.url, 'alice');
