@@ -1,6 +1,7 @@
 // Bundles for browsers with esbuild: the app (with the SDK inside) into
 // dist/public, and the SDK alone, socket.io-client included, as an ES module
-// in dist/sdk/parley.mjs. (Node uses tsc's CommonJS build in dist/client/sdk.)
+// in dist/sdk/parley.mjs, also served by every instance at /sdk/parley.mjs.
+// (Node uses tsc's CommonJS build in dist/client/sdk.)
 import { build } from 'esbuild';
 import { copyFile, mkdir } from 'node:fs/promises';
 import path from 'node:path';
@@ -18,10 +19,12 @@ const browser = {
 };
 
 const app = path.join(root, 'dist', 'public');
-await mkdir(app, { recursive: true });
+const sdk = path.join(root, 'dist', 'sdk', 'parley.mjs');
+await mkdir(path.join(app, 'sdk'), { recursive: true });
 await Promise.all([
   build({ ...browser, entryPoints: [path.join(root, 'client', 'app', 'main.ts')], outfile: path.join(app, 'app.js') }),
-  build({ ...browser, entryPoints: [path.join(root, 'client', 'sdk', 'index.ts')], outfile: path.join(root, 'dist', 'sdk', 'parley.mjs') }),
+  build({ ...browser, entryPoints: [path.join(root, 'client', 'sdk', 'index.ts')], outfile: sdk }),
   copyFile(path.join(root, 'client', 'app', 'index.html'), path.join(app, 'index.html')),
   copyFile(path.join(root, 'client', 'app', 'style.css'), path.join(app, 'style.css')),
 ]);
+await Promise.all(['', '.map'].map((ext) => copyFile(sdk + ext, path.join(app, 'sdk', `parley.mjs${ext}`))));

@@ -87,4 +87,24 @@ describe('browser app', () => {
     await bo.type('#text', 'hm');
     await ada.waitForFunction(() => document.querySelector('#typing')?.textContent === 'Bo is typing…');
   });
+
+  it('serves the SDK as an ES module that a page can import and chat with', async () => {
+    const server = await startServer();
+    const browser = await launch();
+    const page = await (await browser.newContext()).newPage();
+    await page.goto(server.url);
+    // Plain JavaScript, as a page would write it (and out of reach of the test's own module transform).
+    const result = await page.evaluate(`(async () => {
+      const { ParleyClient } = await import('/sdk/parley.mjs');
+      const client = new ParleyClient({ auth: { name: 'Module' } });
+      const seen = [];
+      client.on('message', (m) => seen.push(m.text));
+      const info = await client.join('modules');
+      const message = await client.send('modules', 'imported');
+      const status = client.status;
+      client.close();
+      return { members: info.members.map((u) => u.name), seq: message.seq, seen, status, offline: client.status };
+    })()`);
+    expect(result).toEqual({ members: ['Module'], seq: 1, seen: ['imported'], status: 'connected', offline: 'offline' });
+  });
 });
