@@ -18,6 +18,11 @@ export interface AppDeps {
   metrics: Metrics;
   /** Folder of the built browser app. @default dist/public beside this build */
   publicDir?: string;
+  /**
+   * A server already listening (answering "starting" while the backend
+   * connected); the app takes over its requests. @default a new server
+   */
+  httpServer?: http.Server;
 }
 
 export type AppOptions = Pick<
@@ -83,7 +88,9 @@ export function createApp(deps: AppDeps, options: AppOptions): App {
     publicDir: deps.publicDir ?? path.join(__dirname, '..', 'public'),
   });
   // Socket.IO attaches after express so that it takes /socket.io/ requests first.
-  const httpServer = http.createServer(httpApp);
+  const httpServer = deps.httpServer ?? http.createServer();
+  httpServer.removeAllListeners('request');
+  httpServer.on('request', httpApp);
   io.attach(httpServer);
 
   io.use((socket, next) => {
@@ -167,6 +174,7 @@ export function createApp(deps: AppDeps, options: AppOptions): App {
     chat,
     ready,
     listen(port, host) {
+      if (httpServer.listening) return Promise.resolve((httpServer.address() as AddressInfo).port);
       return new Promise((resolve, reject) => {
         httpServer.once('error', reject);
         httpServer.listen(port, host, () => {

@@ -5,10 +5,12 @@
  * Run it with node directly (`node dist/server/main.js`): npm does not
  * forward signals, and draining needs SIGTERM to reach this process.
  */
-import { createApp } from './app';
+import type { AddressInfo } from 'node:net';
+import { createApp, type App } from './app';
 import { createMemoryBackend, type Backend } from './backend';
 import { ConfigError, readConfig, type Config } from './config';
 import { createLogger, type Logger } from './logger';
+import { startingServer } from './http/starting';
 import { createMetrics } from './metrics';
 
 async function createBackend(config: Config, logger: Logger): Promise<Backend> {
@@ -35,25 +37,29 @@ async function main(): Promise<void> {
   process.on('unhandledRejection', (err) => logger.error({ err }, 'unhandled rejection'));
 
   const metrics = createMetrics(config.instanceId);
-  const backend = await createBackend(config, logger);
-  metrics.redisUp.set(backend.ready() ? 1 : 0);
-  setInterval(() => metrics.redisUp.set(backend.ready() ? 1 : 0), 1000).unref();
-
-  const app = createApp({ backend, logger, metrics }, config);
-  const port = await app.listen(config.port, config.host).catch((err: NodeJS.ErrnoException) => {
+  const cannotListen = (err: NodeJS.ErrnoException): never => {
     // The one line an operator needs, naming the settings involved.
     process.stderr.write(`parley: cannot listen on HOST=${config.host} PORT=${config.port}: ${err.code ?? err.message}\n`);
     process.exit(2);
-  });
-  const shownHost = config.host === '0.0.0.0' || config.host === '::' ? 'localhost' : config.host;
-  logger.info({ port, backend: backend.kind, auth: config.authSecret ? 'token' : 'open' }, 'listening');
-  process.stdout.write(`Parley is running at http://${shownHost}:${port}\n`);
+  };
 
+  // Listen before the backend connects: while Redis cannot be reached at
+  // start-up, the instance answers /readyz 503 rather than nothing at all.
+  const httpServer = startingServer();
+  await new Promise<void>((resolve, reject) => {
+    httpServer.once('error', reject);
+    httpServer.listen(config.port, config.host, () => resolve());
+  }).catch(cannotListen);
+  const { port } = httpServer.address() as AddressInfo;
+  const shownHost = config.host === '0.0.0.0' || config.host === '::' ? 'localhost' : config.host;
+  process.stdout.write(`Parley is running at http://${shownHost}:${port}\n`);
+  let app: App | undefined;
   let stopping = false;
   const stop = (signal: NodeJS.Signals) => {
     if (stopping) return;
     stopping = true;
     logger.info({ signal }, 'stopping');
+    if (!app) process.exit(0);
     app.close().then(
       () => process.exit(0),
       (err) => {
@@ -64,6 +70,13 @@ async function main(): Promise<void> {
   };
   process.on('SIGTERM', stop);
   process.on('SIGINT', stop);
+
+  const backend = await createBackend(config, logger);
+  metrics.redisUp.set(backend.ready() ? 1 : 0);
+  setInterval(() => metrics.redisUp.set(backend.ready() ? 1 : 0), 1000).unref();
+
+  app = createApp({ backend, logger, metrics, httpServer }, config);
+  logger.info({ port, backend: backend.kind, auth: config.authSecret ? 'token' : 'open' }, 'ready');
 }
 
 main().catch((err) => {
