@@ -193,8 +193,14 @@ function isChatRoom(room: string, sids: Map<string, unknown>): boolean {
   return !sids.has(room) && !room.startsWith('user:');
 }
 
+/**
+ * The client address as the balancer saw it: the LAST `X-Forwarded-For`
+ * entry, the one our balancer appended. Earlier entries come from the client
+ * and could be forged to dodge per-address limits.
+ */
 function forwardedFor(headers: Record<string, string | string[] | undefined>): string | undefined {
   const value = headers['x-forwarded-for'];
-  const first = (Array.isArray(value) ? value[0] : value)?.split(',')[0]?.trim();
-  return first || undefined;
+  const joined = Array.isArray(value) ? value.join(',') : value;
+  const last = joined?.split(',').at(-1)?.trim();
+  return last || undefined;
 }

@@ -119,6 +119,15 @@ describe('rate limits (LIMITS on)', () => {
     expect(other).toEqual({ connected: 5, refused: [] });
   });
 
+  it('with TRUST_PROXY, takes the address the balancer appended, not one the client put before it', async () => {
+    const { url } = await startServer({ limits: true, trustProxy: true });
+    const first = await connectMany(url, 140, { 'x-forwarded-for': '203.0.113.1' });
+    expect(first.refused.length).toBeGreaterThan(0);
+    // The client forged a leading entry; the balancer appended the real address.
+    const forged = await connectMany(url, 1, { 'x-forwarded-for': '198.51.100.7, 203.0.113.1' });
+    expect(forged).toEqual({ connected: 0, refused: ['rate_limited'] });
+  });
+
   it('keeps the size limits', async () => {
     const { url } = await startServer({ limits: true });
     const alice = await connect(url, 'alice');
