@@ -64,11 +64,14 @@ export function client(url: string, auth: HandshakeAuth | Record<string, unknown
   return socket;
 }
 
+/** How long `connect` waits for the `session` event before failing the test. */
+const SESSION_TIMEOUT_MS = 5000;
+
 /** Connects as `name` (open mode) and resolves once the `session` event arrived. */
 export async function connect(url: string, name: string, opts: Parameters<typeof ioClient>[1] = {}): Promise<ClientSocket> {
   const socket = client(url, { name }, opts);
   await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`${name}: no session within 5 s`)), 5000);
+    const timer = setTimeout(() => reject(new Error(`${name}: no session within ${SESSION_TIMEOUT_MS} ms`)), SESSION_TIMEOUT_MS);
     socket.once('session', () => {
       clearTimeout(timer);
       resolve();
