@@ -95,6 +95,11 @@ export interface JoinAnswer {
   messages: Message[];
   members: User[];
   hasMore: boolean;
+  /**
+   * Extension: the room's presence version that `members` reflects. Presence
+   * events with a higher `version` happened after this snapshot.
+   */
+  presenceVersion: number;
 }
 export interface LeavePayload {
   room: string;
@@ -148,6 +153,12 @@ export interface PresenceEvent {
   user: User;
   /** The count of users now present. */
   members: number;
+  /**
+   * Extension: the room's presence version after this change. Every change
+   * of a room's members takes the next version, so events can be put in the
+   * order they happened, and a missing version tells that one was lost.
+   */
+  version: number;
 }
 export interface TypingEvent {
   room: string;

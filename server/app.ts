@@ -10,7 +10,7 @@ import { AppError } from './errors';
 import { createHttpApp } from './http/routes';
 import type { Logger } from './logger';
 import type { Metrics } from './metrics';
-import { registerHandlers, userRoom } from './realtime/handlers';
+import { registerHandlers, relayPresence, userRoom } from './realtime/handlers';
 
 export interface AppDeps {
   backend: Backend;
@@ -75,9 +75,9 @@ export function createApp(deps: AppDeps, options: AppOptions): App {
   });
   if (backend.adapter) io.adapter(backend.adapter);
   const chat = new Chat(io, backend, metrics, logger);
-  // Users taken out of presence by another path than a socket of this
-  // instance (their instance died): tell their rooms, on every instance.
-  backend.presence.onReaped((l) => io.to(l.room).emit('presence', { room: l.room, event: 'leave', user: l.user, members: l.members }));
+  // Presence changes made by another path than a socket of this instance
+  // (an instance died, or came back after being taken for dead): tell their rooms.
+  relayPresence(io, backend, logger);
 
   const httpApp = createHttpApp({
     chat,

@@ -1,10 +1,16 @@
 import type { User } from '../../protocol';
-import type { JoinResult, LeaveResult, Presence } from './types';
+import type { JoinResult, LastChange, LeaveResult, Presence, PresenceSnapshot } from './types';
 
 /** Presence of a single instance, in memory. */
 export class MemoryPresence implements Presence {
   /** room → user id → the user and its sockets in the room. */
   private readonly rooms_ = new Map<string, Map<string, { user: User; sockets: Set<string> }>>();
+  /**
+   * room → its last change, whose version is the room's presence version.
+   * Kept when the room empties: a version must never go back, or clients
+   * holding a higher one would ignore the room's next changes.
+   */
+  private readonly last = new Map<string, LastChange>();
 
   async join(room: string, user: User, socketId: string): Promise<JoinResult> {
     let users = this.rooms_.get(room);
@@ -13,23 +19,34 @@ export class MemoryPresence implements Presence {
     const first = !entry;
     if (!entry) users.set(user.id, (entry = { user: { ...user }, sockets: new Set() }));
     entry.sockets.add(socketId);
-    return { first, members: [...users.values()].map((e) => e.user) };
+    const version = first ? this.change(room, 'join', entry.user, users.size) : this.version(room);
+    return { first, members: [...users.values()].map((e) => e.user), version };
   }
 
   async leave(room: string, user: User, socketId: string): Promise<LeaveResult> {
     const users = this.rooms_.get(room);
     const entry = users?.get(user.id);
     if (!users || !entry || !entry.sockets.delete(socketId)) {
-      return { last: false, members: users?.size ?? 0 };
+      return { last: false, members: users?.size ?? 0, version: this.version(room) };
     }
     const last = entry.sockets.size === 0;
     if (last) users.delete(user.id);
     if (users.size === 0) this.rooms_.delete(room);
-    return { last, members: users.size };
+    const version = last ? this.change(room, 'leave', entry.user, users.size) : this.version(room);
+    return { last, members: users.size, version };
   }
 
   async members(room: string): Promise<User[]> {
     return [...(this.rooms_.get(room)?.values() ?? [])].map((e) => e.user);
+  }
+
+  async snapshot(room: string): Promise<PresenceSnapshot> {
+    return { members: await this.members(room), version: this.version(room) };
+  }
+
+  async lastChange(room: string): Promise<LastChange | undefined> {
+    const last = this.last.get(room);
+    return last && { ...last, user: { ...last.user } };
   }
 
   async rooms(): Promise<Array<{ room: string; members: number }>> {
@@ -40,5 +57,19 @@ export class MemoryPresence implements Presence {
     // One instance: nobody else's members to reap.
   }
 
+  onRestored(): void {
+    // One instance: never taken for dead.
+  }
+
   async close(): Promise<void> {}
+
+  private version(room: string): number {
+    return this.last.get(room)?.version ?? 0;
+  }
+
+  private change(room: string, event: LastChange['event'], user: User, members: number): number {
+    const version = this.version(room) + 1;
+    this.last.set(room, { room, event, user: { ...user }, members, version });
+    return version;
+  }
 }

@@ -1,10 +1,22 @@
 import type { User } from '../../protocol';
 
+/*
+ * Every change of a room's members (a user's first socket in, its last one
+ * out, a dead instance's users reaped, a wrongly reaped instance's users back)
+ * takes the room's next presence version, atomically with the change. The
+ * events of one room come from several instances and can reach a client out
+ * of order; the version lets it put them back in order and notice one that
+ * was lost. Versions only grow, but need not be consecutive between two
+ * snapshots read far apart (a room's counter may start again higher).
+ */
+
 export interface JoinResult {
   /** No other socket of this user was in the room, on any instance. */
   first: boolean;
   /** The users present now, the joiner included. */
   members: User[];
+  /** The room's presence version that `members` reflects (after this join if `first`). */
+  version: number;
 }
 
 export interface LeaveResult {
@@ -12,13 +24,35 @@ export interface LeaveResult {
   last: boolean;
   /** The count of users now present. */
   members: number;
+  /** The room's presence version now (after this leave if `last`). */
+  version: number;
 }
 
-/** Users who left a room without a socket of this instance (another instance died). */
-export interface ReapedLeave {
+/** A change of a room's members that no socket of this instance asked for. */
+export interface PresenceChange {
   room: string;
   user: User;
+  /** The count of users present after the change. */
   members: number;
+  /** The room's presence version after the change. */
+  version: number;
+}
+
+/** Users who left a room without a socket of this instance (another instance died, or Redis was away). */
+export type ReapedLeave = PresenceChange;
+
+/** Users present again because their instance, taken for dead, registered its sockets again. */
+export type RestoredJoin = PresenceChange;
+
+/** A room's members together with the presence version they reflect. */
+export interface PresenceSnapshot {
+  members: User[];
+  version: number;
+}
+
+/** The last change of a room's members, as its presence event tells it. */
+export interface LastChange extends PresenceChange {
+  event: 'join' | 'leave';
 }
 
 /**
@@ -31,10 +65,16 @@ export interface Presence {
   join(room: string, user: User, socketId: string): Promise<JoinResult>;
   leave(room: string, user: User, socketId: string): Promise<LeaveResult>;
   members(room: string): Promise<User[]>;
+  /** The room's members and the presence version they reflect, read together. */
+  snapshot(room: string): Promise<PresenceSnapshot>;
+  /** The room's last change of members; undefined if none is known (never, or long ago). */
+  lastChange(room: string): Promise<LastChange | undefined>;
   /** Every room with members now, and how many. */
   rooms(): Promise<Array<{ room: string; members: number }>>;
   /** Registers who hears of users removed because their instance died. */
   onReaped(listener: (leave: ReapedLeave) => void): void;
+  /** Registers who hears of users present again because their instance, taken for dead, came back. */
+  onRestored(listener: (join: RestoredJoin) => void): void;
   /** Stops timers; takes this instance's sockets out where it can. */
   close(): Promise<void>;
 }

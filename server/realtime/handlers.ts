@@ -1,11 +1,12 @@
 import type { Socket } from 'socket.io';
-import type { Answer, ClientToServerEvents, ServerToClientEvents, User } from '../../protocol';
+import type { Answer, ClientToServerEvents, JoinAnswer, PresenceEvent, ServerToClientEvents, User } from '../../protocol';
 import { assertMayUse } from '../auth';
 import type { Backend } from '../backend';
 import type { Chat, ParleyServer, SocketData } from '../chat';
 import { AppError, toErrorBody } from '../errors';
 import type { Logger } from '../logger';
 import type { Metrics } from '../metrics';
+import type { LastChange, PresenceChange } from '../presence/types';
 import { parseHistory, parseJoin, parseLeave, parseRoomsList, parseSend, parseTyping } from '../validation';
 
 type ParleySocket = Socket<ClientToServerEvents, ServerToClientEvents, Record<string, never>, SocketData>;
@@ -47,7 +48,7 @@ export function registerHandlers(socket: ParleySocket, deps: HandlerDeps): void 
     });
   };
 
-  on('room:join', async (p) => {
+  on('room:join', async (p): Promise<JoinAnswer> => {
     const { room, since } = parseJoin(p);
     assertMayUse(identity, room);
     await backend.limits.consume('join', socket.id);
@@ -58,7 +59,7 @@ export function registerHandlers(socket: ParleySocket, deps: HandlerDeps): void 
     socket.data.rooms.add(room);
     try {
       await backend.subscribed(room);
-      const { first, members } = await backend.presence.join(room, user, socket.id);
+      const { first, members, version } = await backend.presence.join(room, user, socket.id);
       // A leave or a disconnect may have run while presence was being written
       // (a round trip to Redis) and found nothing of this join to take out:
       // undo it, or the user would stay a member with no socket in the room.
@@ -69,8 +70,8 @@ export function registerHandlers(socket: ParleySocket, deps: HandlerDeps): void 
       const history = await chat.joinHistory(room, since);
       // Announced only once the join succeeded: a join that fails on the
       // history read must not show the room a user who came and went.
-      if (first) io.to(room).emit('presence', { room, event: 'join', user, members: members.length });
-      return { room, seq: history.seq, messages: history.messages, members, hasMore: history.hasMore };
+      if (first) io.to(room).emit('presence', { room, event: 'join', user, members: members.length, version });
+      return { room, seq: history.seq, messages: history.messages, members, hasMore: history.hasMore, presenceVersion: version };
     } catch (err) {
       // A join that failed leaves the socket as it was, so a retry starts
       // clean; the room never heard of it, so it hears of no leave either.
@@ -131,8 +132,8 @@ export function registerHandlers(socket: ParleySocket, deps: HandlerDeps): void 
     if (!socket.data.rooms.delete(room)) return;
     await socket.leave(room);
     if (!io.of('/').adapter.rooms.has(room)) chat.forgetRoom(room);
-    const { last, members } = await backend.presence.leave(room, user, socket.id);
-    if (last && announce) io.to(room).emit('presence', { room, event: 'leave', user, members });
+    const { last, members, version } = await backend.presence.leave(room, user, socket.id);
+    if (last && announce) io.to(room).emit('presence', { room, event: 'leave', user, members, version });
   }
 }
 
@@ -143,4 +144,39 @@ export function registerHandlers(socket: ParleySocket, deps: HandlerDeps): void 
  */
 export function userRoom(user: User): string {
   return `user:${user.id}`;
+}
+
+/**
+ * Tells rooms of the presence changes that no socket of this instance asked
+ * for: the users of a dead instance taken out, and those of an instance taken
+ * for dead put back when it heartbeats again (to the room, on every
+ * instance). And after this instance's bus link was down, when events that
+ * other instances published meanwhile were lost, each room it serves hears
+ * its last change again (from this instance only): a client that missed
+ * something sees a version it did not have, and catches up from there;
+ * the others already hold that version and ignore it.
+ */
+export function relayPresence(io: ParleyServer, backend: Backend, logger: Logger): void {
+  const { presence } = backend;
+  presence.onReaped((leave) => io.to(leave.room).emit('presence', presenceEvent('leave', leave)));
+  presence.onRestored((join) => io.to(join.room).emit('presence', presenceEvent('join', join)));
+  backend.onLinkRestored(() => {
+    replayLastChanges(io, backend).catch((err) => logger.warn({ err }, 'could not tell rooms their last presence change after the bus came back'));
+  });
+}
+
+async function replayLastChanges(io: ParleyServer, backend: Backend): Promise<void> {
+  const rooms = new Set<string>();
+  for (const socket of io.of('/').sockets.values()) for (const room of socket.data.rooms ?? []) rooms.add(room);
+  const all = [...rooms];
+  for (let i = 0; i < all.length; i += 100) {
+    const changes = await Promise.all(all.slice(i, i + 100).map((room) => backend.presence.lastChange(room)));
+    for (const change of changes) {
+      if (change) io.local.to(change.room).emit('presence', presenceEvent(change.event, change));
+    }
+  }
+}
+
+function presenceEvent(event: LastChange['event'], change: PresenceChange): PresenceEvent {
+  return { room: change.room, event, user: change.user, members: change.members, version: change.version };
 }

@@ -23,6 +23,14 @@ export const keys = {
   counts: (room: string) => `parley:{${room}}:counts`,
   /** Hash: user id → the user as JSON, for the users present in the room. */
   members: (room: string) => `parley:{${room}}:members`,
+  /**
+   * String: the room's presence version, incremented with every change of its
+   * members in the script that makes the change. Expires a day after the room
+   * emptied; it starts again from Redis's clock, so it never goes back.
+   */
+  presenceVersion: (room: string) => `parley:{${room}}:pver`,
+  /** Hash: the room's last change of members (`event`, `user` JSON, `members`, `version`), for catch-up; expires with the version. */
+  presenceLast: (room: string) => `parley:{${room}}:plast`,
   /** Set: the rooms that have members now (cleaned lazily: readers check the members hash). */
   rooms: 'parley:rooms',
   /** Sorted set: presence id → its last heartbeat, in Redis's clock (ms). */

@@ -1,48 +1,91 @@
 import type { User } from '../../protocol';
 import type { Logger } from '../logger';
-import type { JoinResult, LeaveResult, Presence, ReapedLeave } from '../presence/types';
+import type {
+  JoinResult,
+  LastChange,
+  LeaveResult,
+  Presence,
+  PresenceChange,
+  PresenceSnapshot,
+  ReapedLeave,
+  RestoredJoin,
+} from '../presence/types';
 import type { RedisLinks } from './connection';
 import { keys, socketField } from './keys';
 import { LUA_NOW, LuaScript } from './script';
 
 /**
- * Adds a socket to a room. KEYS: sockets, counts, members. ARGV: socket
- * field, user id, user JSON. Returns {first (1|0), member JSONs}; a socket
- * already in the room changes nothing.
+ * The room's presence version, for the scripts below. `bump` is called in the
+ * script that changes the room's members, so the version and the change are
+ * one atomic step; it also records the change for catch-up. A counter that
+ * does not exist (expired a day after the room emptied, or lost with Redis's
+ * data) starts from Redis's clock in ms, not from 0: versions keep growing
+ * for clients that still hold an older one.
  */
-const JOIN = new LuaScript(`
+const LUA_VERSION = `${LUA_NOW}
+local IDLE_MS = ${24 * 60 * 60 * 1000}
+local function current_version(pver)
+  return tonumber(redis.call('GET', pver) or '0')
+end
+local function bump(pver, plast, event, user, members)
+  if redis.call('EXISTS', pver) == 0 then redis.call('SET', pver, now_ms()) end
+  local v = redis.call('INCR', pver)
+  redis.call('HSET', plast, 'event', event, 'user', user, 'members', members, 'version', v)
+  if members == 0 then
+    redis.call('PEXPIRE', pver, IDLE_MS)
+    redis.call('PEXPIRE', plast, IDLE_MS)
+  elseif event == 'join' then
+    redis.call('PERSIST', pver)
+    redis.call('PERSIST', plast)
+  end
+  return v
+end
+`;
+
+/**
+ * Adds a socket to a room. KEYS: sockets, counts, members, version, last
+ * change. ARGV: socket field, user id, user JSON. Returns {first (1|0),
+ * member JSONs, version}; a socket already in the room changes nothing, and
+ * only a user's first socket changes the version.
+ */
+const JOIN = new LuaScript(`${LUA_VERSION}
 if redis.call('HSETNX', KEYS[1], ARGV[1], ARGV[2]) == 0 then
-  return {0, redis.call('HVALS', KEYS[3])}
+  return {0, redis.call('HVALS', KEYS[3]), current_version(KEYS[4])}
 end
 local n = redis.call('HINCRBY', KEYS[2], ARGV[2], 1)
 redis.call('HSET', KEYS[3], ARGV[2], ARGV[3])
-return {n == 1 and 1 or 0, redis.call('HVALS', KEYS[3])}
+if n ~= 1 then return {0, redis.call('HVALS', KEYS[3]), current_version(KEYS[4])} end
+local v = bump(KEYS[4], KEYS[5], 'join', ARGV[3], redis.call('HLEN', KEYS[3]))
+return {1, redis.call('HVALS', KEYS[3]), v}
 `);
 
 /**
- * Takes a socket out of a room. KEYS: sockets, counts, members. ARGV: socket
- * field. Returns {last (1|0), members left, the user's JSON if last}; an
- * unknown socket changes nothing.
+ * Takes a socket out of a room. KEYS: sockets, counts, members, version, last
+ * change. ARGV: socket field. Returns {last (1|0), members left, version, the
+ * user's JSON if last}; an unknown socket changes nothing.
  */
-const LEAVE = new LuaScript(`
+const LEAVE = new LuaScript(`${LUA_VERSION}
 local uid = redis.call('HGET', KEYS[1], ARGV[1])
-if not uid then return {0, redis.call('HLEN', KEYS[3])} end
+if not uid then return {0, redis.call('HLEN', KEYS[3]), current_version(KEYS[4])} end
 redis.call('HDEL', KEYS[1], ARGV[1])
 if redis.call('HINCRBY', KEYS[2], uid, -1) > 0 then
-  return {0, redis.call('HLEN', KEYS[3])}
+  return {0, redis.call('HLEN', KEYS[3]), current_version(KEYS[4])}
 end
-local user = redis.call('HGET', KEYS[3], uid) or ''
+local user = redis.call('HGET', KEYS[3], uid)
 redis.call('HDEL', KEYS[2], uid)
 redis.call('HDEL', KEYS[3], uid)
-return {1, redis.call('HLEN', KEYS[3]), user}
+local left = redis.call('HLEN', KEYS[3])
+if not user then return {1, left, current_version(KEYS[4])} end
+return {1, left, bump(KEYS[4], KEYS[5], 'leave', user, left), user}
 `);
 
 /**
  * Takes every socket of one instance out of a room. KEYS: sockets, counts,
- * members. ARGV: the instance's field prefix. Returns {members left, then for
- * each user who left: user JSON, members left after them}.
+ * members, version, last change. ARGV: the instance's field prefix. Returns
+ * {members left, then for each user who left: user JSON, members left after
+ * them, version after them}.
  */
-const REAP = new LuaScript(`
+const REAP = new LuaScript(`${LUA_VERSION}
 local fields = redis.call('HGETALL', KEYS[1])
 local prefix = ARGV[1]
 local gone = {}
@@ -55,8 +98,10 @@ for i = 1, #fields, 2 do
       local user = redis.call('HGET', KEYS[3], uid)
       redis.call('HDEL', KEYS[3], uid)
       if user then
+        local left = redis.call('HLEN', KEYS[3])
         table.insert(gone, user)
-        table.insert(gone, redis.call('HLEN', KEYS[3]))
+        table.insert(gone, left)
+        table.insert(gone, bump(KEYS[4], KEYS[5], 'leave', user, left))
       end
     end
   end
@@ -64,6 +109,11 @@ end
 local result = {redis.call('HLEN', KEYS[3])}
 for _, v in ipairs(gone) do table.insert(result, v) end
 return result
+`);
+
+/** KEYS: members, version. Returns {member JSONs, version}, read together. */
+const SNAPSHOT = new LuaScript(`${LUA_VERSION}
+return {redis.call('HVALS', KEYS[1]), current_version(KEYS[2])}
 `);
 
 /** KEYS: instances. ARGV: presence id. Returns 1 if the instance was not registered (new, or reaped as dead). */
@@ -104,9 +154,12 @@ export class RedisPresence implements Presence {
   /** Leaves that failed while Redis was away, retried on each heartbeat: `room\nsocketId` → both. */
   private readonly pendingLeaves = new Map<string, { room: string; socketId: string }>();
   private readonly reapedListeners: Array<(leave: ReapedLeave) => void> = [];
+  private readonly restoredListeners: Array<(join: RestoredJoin) => void> = [];
   private timer?: NodeJS.Timeout;
   private ticking?: Promise<void>;
   private registered = false;
+  /** Redis forgot this instance's sockets and they are not all back yet. */
+  private lost = false;
   /** Since when the link has been up without a break: reaping waits a full stale period after an outage. */
   private upSince = Date.now();
   private closed = false;
@@ -152,9 +205,9 @@ export class RedisPresence implements Presence {
         // After the join, never before: see dropRoomIfEmpty.
         await command.sAdd(keys.rooms, room);
         return joined;
-      })) as [number, string[]];
-      const [first, members] = reply;
-      return { first: first === 1, members: members.map((m) => JSON.parse(m) as User) };
+      })) as [number, string[], number];
+      const [first, members, version] = reply;
+      return { first: first === 1, members: members.map((m) => JSON.parse(m) as User), version: Number(version) };
     } catch (err) {
       if (!rejoin) {
         this.removeLocal(room, socketId);
@@ -168,8 +221,8 @@ export class RedisPresence implements Presence {
   async leave(room: string, _user: User, socketId: string): Promise<LeaveResult> {
     this.removeLocal(room, socketId);
     try {
-      const { last, members } = await this.leaveInRedis(room, socketId);
-      return { last, members };
+      const { last, members, version } = await this.leaveInRedis(room, socketId);
+      return { last, members, version };
     } catch (err) {
       // Redis is away: take the socket out when it is back (the leave is then told through onReaped).
       this.pendingLeaves.set(`${room}\n${socketId}`, { room, socketId });
@@ -180,6 +233,20 @@ export class RedisPresence implements Presence {
   async members(room: string): Promise<User[]> {
     const values = await this.links.run('presence members', () => this.links.command.hVals(keys.members(room)));
     return values.map((v) => JSON.parse(v) as User);
+  }
+
+  async snapshot(room: string): Promise<PresenceSnapshot> {
+    const [members, version] = (await this.links.run('presence snapshot', () =>
+      SNAPSHOT.run(this.links.command, [keys.members(room), keys.presenceVersion(room)], []),
+    )) as [string[], number];
+    return { members: members.map((m) => JSON.parse(m) as User), version: Number(version) };
+  }
+
+  async lastChange(room: string): Promise<LastChange | undefined> {
+    const last = await this.links.run('presence last change', () => this.links.command.hGetAll(keys.presenceLast(room)));
+    const version = Number(last.version);
+    if ((last.event !== 'join' && last.event !== 'leave') || !last.user || !Number.isSafeInteger(version)) return undefined;
+    return { room, event: last.event, user: JSON.parse(last.user) as User, members: Number(last.members), version };
   }
 
   async rooms(): Promise<Array<{ room: string; members: number }>> {
@@ -193,6 +260,10 @@ export class RedisPresence implements Presence {
 
   onReaped(listener: (leave: ReapedLeave) => void): void {
     this.reapedListeners.push(listener);
+  }
+
+  onRestored(listener: (join: RestoredJoin) => void): void {
+    this.restoredListeners.push(listener);
   }
 
   /** Stops the heartbeat and takes this instance's remaining sockets out of every room (telling onReaped). */
@@ -216,7 +287,7 @@ export class RedisPresence implements Presence {
   }
 
   private roomKeys(room: string): string[] {
-    return [keys.sockets(room), keys.counts(room), keys.members(room)];
+    return [keys.sockets(room), keys.counts(room), keys.members(room), keys.presenceVersion(room), keys.presenceLast(room)];
   }
 
   private addLocal(room: string, user: User, socketId: string): void {
@@ -232,16 +303,16 @@ export class RedisPresence implements Presence {
 
   private async leaveInRedis(room: string, socketId: string): Promise<LeaveResult & { user?: User }> {
     const { command } = this.links;
-    const [last, members, user] = (await this.links.run('presence leave', () =>
+    const [last, members, version, user] = (await this.links.run('presence leave', () =>
       LEAVE.run(command, this.roomKeys(room), [socketField(this.presenceId, socketId)]),
-    )) as [number, number, string?];
+    )) as [number, number, number, string?];
     // Checked now, not before the await: a join of the same room that began
     // meanwhile has written the index already, and must keep it.
     if (!this.local.has(room)) {
       this.links.run('presence index', () => command.sRem(keys.instanceRooms(this.presenceId), room)).catch(() => {});
     }
     if (members === 0) await this.dropRoomIfEmpty(room);
-    return { last: last === 1, members, user: user ? (JSON.parse(user) as User) : undefined };
+    return { last: last === 1, members, version: Number(version), user: user ? (JSON.parse(user) as User) : undefined };
   }
 
   /**
@@ -280,23 +351,34 @@ export class RedisPresence implements Presence {
     if (added === 1 && this.registered) {
       // Redis forgot this instance (it was taken for dead, or lost its data): put its sockets back.
       this.logger.warn({ rooms: this.local.size }, 'presence of this instance was lost; registering its sockets again');
-      await this.registerAgain();
+      this.lost = true;
     }
     this.registered = true;
+    // Until it succeeds: the next heartbeat finds the instance registered and would not say so again.
+    if (this.lost) {
+      await this.registerAgain();
+      this.lost = false;
+    }
   }
 
+  /** Puts this instance's sockets back; users present again thereby are told to their rooms (onRestored). */
   private async registerAgain(): Promise<void> {
     const { command } = this.links;
     for (const [room, sockets] of this.local) {
-      await this.links.run('presence re-register', async () => {
+      const entries = [...sockets];
+      const replies = await this.links.run('presence re-register', async () => {
         await command.sAdd(keys.instanceRooms(this.presenceId), room);
-        await Promise.all(
-          [...sockets].map(([socketId, user]) =>
+        const joined = await Promise.all(
+          entries.map(([socketId, user]) =>
             JOIN.run(command, this.roomKeys(room), [socketField(this.presenceId, socketId), user.id, JSON.stringify(user)]),
           ),
         );
         await command.sAdd(keys.rooms, room);
+        return joined as Array<[number, string[], number]>;
       });
+      for (const [i, [first, members, version]] of replies.entries()) {
+        if (first === 1) this.tell(this.restoredListeners, { room, user: entries[i][1], members: members.length, version: Number(version) });
+      }
     }
   }
 
@@ -304,8 +386,8 @@ export class RedisPresence implements Presence {
     for (const [key, { room, socketId }] of this.pendingLeaves) {
       // Joined again since: nothing to undo.
       if (!this.local.get(room)?.has(socketId)) {
-        const { user, members } = await this.leaveInRedis(room, socketId);
-        if (user) this.notify({ room, user, members });
+        const { user, members, version } = await this.leaveInRedis(room, socketId);
+        if (user) this.tell(this.reapedListeners, { room, user, members, version });
       }
       this.pendingLeaves.delete(key);
     }
@@ -343,8 +425,13 @@ export class RedisPresence implements Presence {
       )) as Array<Array<number | string>>;
       for (const [j, reply] of replies.entries()) {
         const room = batch[j];
-        for (let k = 1; k < reply.length; k += 2) {
-          this.notify({ room, user: JSON.parse(String(reply[k])) as User, members: Number(reply[k + 1]) });
+        for (let k = 1; k + 2 < reply.length; k += 3) {
+          this.tell(this.reapedListeners, {
+            room,
+            user: JSON.parse(String(reply[k])) as User,
+            members: Number(reply[k + 1]),
+            version: Number(reply[k + 2]),
+          });
         }
         if (Number(reply[0]) === 0) await this.dropRoomIfEmpty(room);
       }
@@ -352,10 +439,10 @@ export class RedisPresence implements Presence {
     await this.links.run('reap instance', () => Promise.all([command.del(keys.instanceRooms(id)), command.zRem(keys.instances, id)]));
   }
 
-  private notify(leave: ReapedLeave): void {
-    for (const listener of this.reapedListeners) {
+  private tell(listeners: Array<(change: PresenceChange) => void>, change: PresenceChange): void {
+    for (const listener of listeners) {
       try {
-        listener(leave);
+        listener(change);
       } catch (err) {
         this.logger.error({ err }, 'presence listener failed');
       }

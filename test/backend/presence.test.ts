@@ -1,6 +1,8 @@
+import { EventEmitter } from 'node:events';
 import type { User } from '../../protocol';
 import { MemoryPresence } from '../../server/presence/memory';
-import type { Presence } from '../../server/presence/types';
+import type { Presence, PresenceChange } from '../../server/presence/types';
+import { waitFor } from '../helpers/events';
 import { redisBackend, startRedis } from '../helpers/redis';
 
 /**
@@ -30,16 +32,19 @@ const factories: Array<[string, PresenceFactory]> = [
 
 const alice: User = { id: 'alice', name: 'Alice' };
 const bob: User = { id: 'bob', name: 'Bob' };
+const carol: User = { id: 'carol', name: 'Carol' };
 const byId = (users: User[]) => [...users].sort((x, y) => (x.id < y.id ? -1 : 1));
 
 describe.each(factories)('Presence (%s)', (_name, make) => {
   it('counts a user once however many sockets they have, first in and last out', async () => {
     const [a] = await make();
-    expect(await a.join('lobby', alice, 's1')).toEqual({ first: true, members: [alice] });
-    expect(await a.join('lobby', alice, 's2')).toEqual({ first: false, members: [alice] });
-    expect(await a.leave('lobby', alice, 's1')).toEqual({ last: false, members: 1 });
+    const first = await a.join('lobby', alice, 's1');
+    expect(first).toMatchObject({ first: true, members: [alice] });
+    // A second socket changes no one's presence: the version stays.
+    expect(await a.join('lobby', alice, 's2')).toEqual({ first: false, members: [alice], version: first.version });
+    expect(await a.leave('lobby', alice, 's1')).toEqual({ last: false, members: 1, version: first.version });
     expect(await a.members('lobby')).toEqual([alice]);
-    expect(await a.leave('lobby', alice, 's2')).toEqual({ last: true, members: 0 });
+    expect(await a.leave('lobby', alice, 's2')).toEqual({ last: true, members: 0, version: first.version + 1 });
     expect(await a.members('lobby')).toEqual([]);
   });
 
@@ -50,28 +55,60 @@ describe.each(factories)('Presence (%s)', (_name, make) => {
     expect(joined.first).toBe(true);
     expect(byId(joined.members)).toEqual([alice, bob]);
     expect(byId(await a.members('lobby'))).toEqual([alice, bob]);
-    expect(await a.leave('lobby', bob, 's2')).toEqual({ last: true, members: 1 });
+    expect(await a.leave('lobby', bob, 's2')).toEqual({ last: true, members: 1, version: joined.version + 1 });
   });
 
   it('shares users across instances: sockets of one user on two instances count once', async () => {
     const [a, b] = await make();
-    expect((await a.join('lobby', alice, 'a1')).first).toBe(true);
-    expect(await b.join('lobby', alice, 'b1')).toEqual({ first: false, members: [alice] });
+    const aliceIn = await a.join('lobby', alice, 'a1');
+    expect(aliceIn.first).toBe(true);
+    expect(await b.join('lobby', alice, 'b1')).toEqual({ first: false, members: [alice], version: aliceIn.version });
     const bobJoin = await b.join('lobby', bob, 'b2');
     expect(byId(bobJoin.members)).toEqual([alice, bob]);
     expect(byId(await a.members('lobby'))).toEqual([alice, bob]);
-    expect(await a.leave('lobby', alice, 'a1')).toEqual({ last: false, members: 2 });
-    expect(await b.leave('lobby', alice, 'b1')).toEqual({ last: true, members: 1 });
+    expect(await a.leave('lobby', alice, 'a1')).toEqual({ last: false, members: 2, version: bobJoin.version });
+    expect(await b.leave('lobby', alice, 'b1')).toEqual({ last: true, members: 1, version: bobJoin.version + 1 });
     expect(await a.members('lobby')).toEqual([bob]);
   });
 
   it('ignores a repeated join of one socket and a leave of a socket never joined', async () => {
     const [a] = await make();
-    await a.join('lobby', alice, 's1');
-    expect(await a.join('lobby', alice, 's1')).toEqual({ first: false, members: [alice] });
-    expect(await a.leave('lobby', bob, 'nobody')).toEqual({ last: false, members: 1 });
-    expect(await a.leave('empty', bob, 'nobody')).toEqual({ last: false, members: 0 });
-    expect(await a.leave('lobby', alice, 's1')).toEqual({ last: true, members: 0 });
+    const { version } = await a.join('lobby', alice, 's1');
+    expect(await a.join('lobby', alice, 's1')).toEqual({ first: false, members: [alice], version });
+    expect(await a.leave('lobby', bob, 'nobody')).toEqual({ last: false, members: 1, version });
+    expect(await a.leave('empty', bob, 'nobody')).toEqual({ last: false, members: 0, version: 0 });
+    expect(await a.leave('lobby', alice, 's1')).toEqual({ last: true, members: 0, version: version + 1 });
+  });
+
+  it('gives every change of a room its next version, service-wide, and answers the members with the version they reflect', async () => {
+    const [a, b] = await make();
+    expect(await a.snapshot('lobby')).toEqual({ members: [], version: 0 });
+    expect(await a.lastChange('lobby')).toBeUndefined();
+    const versions = [
+      (await a.join('lobby', alice, 'a1')).version,
+      (await b.join('lobby', bob, 'b1')).version,
+      (await a.join('lobby', carol, 'a2')).version,
+      (await b.leave('lobby', bob, 'b1')).version,
+    ];
+    // Consecutive, whichever instance made the change: a client that misses one can tell.
+    expect(versions.map((v) => v - versions[0])).toEqual([0, 1, 2, 3]);
+    const snapshot = await b.snapshot('lobby');
+    expect(byId(snapshot.members)).toEqual([alice, carol]);
+    expect(snapshot.version).toBe(versions[3]);
+    expect(await a.lastChange('lobby')).toEqual({ room: 'lobby', event: 'leave', user: bob, members: 2, version: versions[3] });
+    // Other rooms have versions of their own.
+    const games = await b.join('games', bob, 'b2');
+    expect((await a.snapshot('lobby')).version).toBe(versions[3]);
+    expect(await a.lastChange('games')).toEqual({ room: 'games', event: 'join', user: bob, members: 1, version: games.version });
+  });
+
+  it('never gives a room a version it had before, even after it emptied', async () => {
+    const [a, b] = await make();
+    await a.join('lobby', alice, 'a1');
+    const left = await a.leave('lobby', alice, 'a1');
+    expect(await b.snapshot('lobby')).toEqual({ members: [], version: left.version });
+    const again = await b.join('lobby', bob, 'b1');
+    expect(again.version).toBe(left.version + 1);
   });
 
   it('lists the rooms with members now, on every instance, with their counts', async () => {
@@ -92,5 +129,59 @@ describe.each(factories)('Presence (%s)', (_name, make) => {
     await b.leave('lobby', bob, 'b1');
     await b.leave('lobby', bob, 'b2');
     expect(await a.rooms()).toEqual([]);
+  });
+});
+
+/** The changes a presence tells its listeners of, as events to wait on. */
+function changes(presence: Presence): EventEmitter {
+  const emitter = new EventEmitter();
+  presence.onReaped((leave) => emitter.emit('reaped', leave));
+  presence.onRestored((join) => emitter.emit('restored', join));
+  return emitter;
+}
+
+describe('Presence (redis): instances taken for dead', () => {
+  it('reaps a dead instance\'s users with the next versions, each reported with the version after it', async () => {
+    const redis = await startRedis();
+    const dying = await redisBackend(redis.url);
+    const survivor = await redisBackend(redis.url);
+    const heard = changes(survivor.presence);
+    await survivor.presence.join('lobby', bob, 'b1');
+    await dying.presence.join('lobby', alice, 'd1');
+    await dying.presence.join('lobby', alice, 'd2');
+    const { version } = await dying.presence.join('lobby', carol, 'd3');
+    const reaped: PresenceChange[] = [];
+    heard.on('reaped', (leave: PresenceChange) => reaped.push(leave));
+    const both = waitFor(heard, 'reaped', () => reaped.length === 2);
+
+    await dying.abandon();
+    await both;
+    const inOrder = [...reaped].sort((x, y) => x.version - y.version);
+    expect(inOrder.map((l) => [l.room, l.members, l.version - version])).toEqual([
+      ['lobby', 2, 1],
+      ['lobby', 1, 2],
+    ]);
+    expect(inOrder.map((l) => l.user.id).sort()).toEqual(['alice', 'carol']);
+    expect(await survivor.presence.snapshot('lobby')).toEqual({ members: [bob], version: version + 2 });
+    expect(await survivor.presence.lastChange('lobby')).toMatchObject({ event: 'leave', members: 1, version: version + 2 });
+  });
+
+  it('puts back the users of an instance that was only frozen, each with the version after the reap', async () => {
+    const redis = await startRedis();
+    // Heartbeats far apart: the other instance takes it for dead in between, as after a freeze.
+    const sleepy = await redisBackend(redis.url, { heartbeatMs: 1500 });
+    const awake = await redisBackend(redis.url);
+    const fromAwake = changes(awake.presence);
+    const fromSleepy = changes(sleepy.presence);
+    await awake.presence.join('lobby', bob, 'b1');
+    await sleepy.presence.join('lobby', alice, 's1');
+    await sleepy.presence.join('lobby', alice, 's2');
+    // bob also has a socket there: he stays present throughout, so no change of his is told.
+    await sleepy.presence.join('lobby', bob, 's3');
+
+    const reaped = await waitFor<PresenceChange>(fromAwake, 'reaped', () => true, 10_000);
+    expect(reaped).toMatchObject({ room: 'lobby', user: alice, members: 1 });
+    const restored = await waitFor<PresenceChange>(fromSleepy, 'restored', () => true, 10_000);
+    expect(restored).toEqual({ room: 'lobby', user: alice, members: 2, version: reaped.version + 1 });
   });
 });
