@@ -11,6 +11,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { freePort } from './instance';
 
 export interface StartRedisOptions {
   /** Data folder (AOF lives here). @default a new temporary folder */
@@ -55,19 +56,6 @@ export interface RedisServer {
   restart(): Promise<void>;
   /** Stops and, when the folder was a temporary one made here, removes it. */
   destroy(): Promise<void>;
-}
-
-/** A port that was free a moment ago on 127.0.0.1 (bind port 0, read it, close). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.unref();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 /** Sends one PING over a raw connection; resolves true on `+PONG`. */

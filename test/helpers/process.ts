@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import path from 'node:path';
+import { pollUntil } from '../../scripts/topology/instance';
 import { defer } from './cleanup';
 
 /** The built server: process tests need `npm run build` first. */
@@ -90,27 +90,13 @@ function printedUrl(proc: ServerProcess): Promise<string> {
   });
 }
 
-/** A TCP port that was free a moment ago. */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
-}
+export { freePort } from '../../scripts/topology/instance';
 
 /**
  * Polls `check` until it returns true, for conditions that announce
- * themselves with no event (an HTTP probe); rejects at the deadline.
+ * themselves with no event (an HTTP probe); rejects at the deadline. A check
+ * that throws counts as false.
  */
-export async function until(what: string, check: () => Promise<boolean>, timeoutMs = 5000, everyMs = 25): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (await check().catch(() => false)) return;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, everyMs));
-  }
+export function until(what: string, check: () => Promise<boolean>, timeoutMs = 5000, everyMs = 25): Promise<void> {
+  return pollUntil(what, () => check().catch(() => false), { timeoutMs, intervalMs: everyMs });
 }

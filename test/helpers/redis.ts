@@ -1,3 +1,4 @@
+import { pollUntil } from '../../scripts/topology/instance';
 import { startRedis as launch, type RedisServer, type StartRedisOptions } from '../../scripts/topology/redis';
 import { createLogger } from '../../server/logger';
 import { createRedisBackend, type RedisBackend, type RedisBackendOptions } from '../../server/redis/backend';
@@ -47,13 +48,8 @@ export async function redisBackend(
  * Polls `check` until it returns true, failing after `timeoutMs` with `what`:
  * for conditions that have no event to wait on (an HTTP status, a link state).
  */
-export async function until(what: string, check: () => boolean | Promise<boolean>, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (await check()) return;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting until ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
+export function until(what: string, check: () => boolean | Promise<boolean>, timeoutMs = 5000): Promise<void> {
+  return pollUntil(what, async () => check(), { timeoutMs, intervalMs: 20 });
 }
 
 /** The status of `GET /readyz`. */

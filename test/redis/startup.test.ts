@@ -1,7 +1,6 @@
-import { httpStatus, pollUntil, startInstance } from '../../scripts/topology/instance';
+import { freePort, httpStatus, pollUntil, startInstance } from '../../scripts/topology/instance';
 import { defer } from '../helpers/cleanup';
 import { startRedis } from '../helpers/redis';
-import { freePort } from '../../scripts/topology/redis';
 
 describe('an instance started before its Redis', () => {
   it('is alive but not ready until Redis answers, then ready without a restart', async () => {
