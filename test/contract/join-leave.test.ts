@@ -44,6 +44,7 @@ describe('room:join', () => {
       messages: [],
       members: [{ id: 'alice', name: 'alice' }],
       hasMore: false,
+      presenceVersion: 1,
     });
   });
 

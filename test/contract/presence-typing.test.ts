@@ -16,7 +16,7 @@ describe('presence', () => {
     await ok(alice, 'room:join', { room: 'lobby' });
     const seen = waitFor<PresenceEvent>(alice, 'presence');
     await ok(bob, 'room:join', { room: 'lobby' });
-    expect(await seen).toEqual({ room: 'lobby', event: 'join', user: BOB, members: 2 });
+    expect(await seen).toEqual({ room: 'lobby', event: 'join', user: BOB, members: 2, version: 2 });
   });
 
   it('tells the room when a user leaves with room:leave, with the count left', async () => {
@@ -27,7 +27,7 @@ describe('presence', () => {
     await ok(bob, 'room:join', { room: 'lobby' });
     const seen = waitFor<PresenceEvent>(alice, 'presence', (p) => p.event === 'leave');
     await ok(bob, 'room:leave', { room: 'lobby' });
-    expect(await seen).toEqual({ room: 'lobby', event: 'leave', user: BOB, members: 1 });
+    expect(await seen).toEqual({ room: 'lobby', event: 'leave', user: BOB, members: 1, version: 3 });
   });
 
   it('tells the room when a user disconnects, for every room it was in', async () => {
@@ -43,8 +43,8 @@ describe('presence', () => {
     const events = await leaves.until(2);
     expect(events).toEqual(
       expect.arrayContaining([
-        { room: 'lobby', event: 'leave', user: BOB, members: 1 },
-        { room: 'other', event: 'leave', user: BOB, members: 1 },
+        { room: 'lobby', event: 'leave', user: BOB, members: 1, version: 3 },
+        { room: 'other', event: 'leave', user: BOB, members: 1, version: 3 },
       ]),
     );
     expect((await ok(alice, 'rooms:list', {})).rooms).toEqual([
@@ -86,7 +86,7 @@ describe('presence', () => {
 
     bob2.disconnect();
     await seen.until(1);
-    expect(seen.items).toEqual([{ room: 'lobby', event: 'leave', user: BOB, members: 1 }]);
+    expect(seen.items).toEqual([{ room: 'lobby', event: 'leave', user: BOB, members: 1, version: 3 }]);
   });
 
   it('says nothing when one of two sockets of a user disconnects', async () => {
@@ -104,7 +104,7 @@ describe('presence', () => {
     await ok(bob2, 'room:leave', { room: 'lobby' });
     await seen.until(1);
     await barrier(alice);
-    expect(seen.items).toEqual([{ room: 'lobby', event: 'leave', user: BOB, members: 1 }]);
+    expect(seen.items).toEqual([{ room: 'lobby', event: 'leave', user: BOB, members: 1, version: 3 }]);
   });
 
   it('sends the joiner its own presence join too (it is one of the room\'s sockets)', async () => {
@@ -112,7 +112,42 @@ describe('presence', () => {
     const alice = await connect(url, 'alice');
     const seen = waitFor<PresenceEvent>(alice, 'presence');
     await ok(alice, 'room:join', { room: 'lobby' });
-    expect(await seen).toEqual({ room: 'lobby', event: 'join', user: ALICE, members: 1 });
+    expect(await seen).toEqual({ room: 'lobby', event: 'join', user: ALICE, members: 1, version: 1 });
+  });
+
+  it('numbers the changes of a room\'s members: join answers carry the version of their members, events the version after them', async () => {
+    const { url } = await startServer();
+    const alice = await connect(url, 'alice');
+    const bob1 = await connect(url, 'bob');
+    const bob2 = await connect(url, 'bob');
+    const seen = collect<PresenceEvent>(alice, 'presence');
+    expect(await ok(alice, 'room:join', { room: 'lobby' })).toMatchObject({ members: [ALICE], presenceVersion: 1 });
+    const bobIn = await ok(bob1, 'room:join', { room: 'lobby' });
+    expect(bobIn.members).toEqual(expect.arrayContaining([ALICE, BOB]));
+    expect(bobIn.presenceVersion).toBe(2);
+    // bob's second socket changes no one's presence: same version, no event.
+    expect(await ok(bob2, 'room:join', { room: 'lobby', since: 0 })).toMatchObject({ presenceVersion: 2 });
+    await ok(bob1, 'room:leave', { room: 'lobby' });
+    await ok(bob2, 'room:leave', { room: 'lobby' });
+    // Joining a room already joined changes nothing and answers the current members and version.
+    expect(await ok(alice, 'room:join', { room: 'lobby' })).toMatchObject({ members: [ALICE], presenceVersion: 3 });
+    await barrier(alice);
+    expect(seen.items.map((p) => [p.event, p.user.id, p.members, p.version])).toEqual([
+      ['join', 'alice', 1, 1],
+      ['join', 'bob', 2, 2],
+      ['leave', 'bob', 1, 3],
+    ]);
+  });
+
+  it('numbers each room\'s changes on their own', async () => {
+    const { url } = await startServer();
+    const alice = await connect(url, 'alice');
+    const bob = await connect(url, 'bob');
+    await ok(alice, 'room:join', { room: 'lobby' });
+    await ok(bob, 'room:join', { room: 'lobby' });
+    expect(await ok(bob, 'room:join', { room: 'other' })).toMatchObject({ presenceVersion: 1 });
+    expect(await ok(alice, 'room:join', { room: 'other' })).toMatchObject({ presenceVersion: 2 });
+    expect(await ok(alice, 'room:join', { room: 'lobby' })).toMatchObject({ presenceVersion: 2 });
   });
 
   it('does not tell users outside the room', async () => {

@@ -78,7 +78,7 @@ describe('a store that cannot be reached', () => {
     const retry = await ok(alice, 'room:join', { room: 'lobby' });
     expect(retry.members).toHaveLength(2);
     await presence.until(1);
-    expect(presence.items).toEqual([{ room: 'lobby', event: 'join', user: { id: 'alice', name: 'alice' }, members: 2 }]);
+    expect(presence.items).toEqual([{ room: 'lobby', event: 'join', user: { id: 'alice', name: 'alice' }, members: 2, version: expect.any(Number) }]);
   });
 
   it('answers room:history with unavailable', async () => {
