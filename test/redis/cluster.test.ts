@@ -81,20 +81,25 @@ describe.each(['sharded', 'classic'] as const)('instances on one redis (%s adapt
     const { a, b } = await twoInstances();
     const alice = await connect(a.url, 'alice');
     const bob = await connect(b.url, 'bob');
-    await ok(alice, 'room:join', { room: 'lobby' });
+    const aliceIn = await ok(alice, 'room:join', { room: 'lobby' });
     const bobJoins = waitFor(alice, 'presence', (p) => p.user.id === 'bob' && p.event === 'join');
     const joined = await ok(bob, 'room:join', { room: 'lobby' });
     expect(joined.members.map((u: { id: string }) => u.id).sort()).toEqual(['alice', 'bob']);
-    expect(await bobJoins).toEqual({ room: 'lobby', event: 'join', user: { id: 'bob', name: 'bob' }, members: 2 });
+    // One version per room, shared by the instances: each change takes the next.
+    const version = aliceIn.presenceVersion;
+    expect(joined.presenceVersion).toBe(version + 1);
+    expect(await bobJoins).toEqual({ room: 'lobby', event: 'join', user: { id: 'bob', name: 'bob' }, members: 2, version: version + 1 });
 
     // A second socket of alice's, on the other instance: no presence event, still two members.
     const events = collect(bob, 'presence');
     const alice2 = await connect(b.url, 'alice');
-    expect((await ok(alice2, 'room:join', { room: 'lobby' })).members).toHaveLength(2);
+    const second = await ok(alice2, 'room:join', { room: 'lobby' });
+    expect(second.members).toHaveLength(2);
+    expect(second.presenceVersion).toBe(version + 1);
     const aliceLeaves = waitFor(bob, 'presence', (p) => p.user.id === 'alice' && p.event === 'leave');
     alice.disconnect();
     await ok(alice2, 'room:leave', { room: 'lobby' });
-    expect(await aliceLeaves).toEqual({ room: 'lobby', event: 'leave', user: { id: 'alice', name: 'alice' }, members: 1 });
+    expect(await aliceLeaves).toEqual({ room: 'lobby', event: 'leave', user: { id: 'alice', name: 'alice' }, members: 1, version: version + 2 });
     expect(events.items).toHaveLength(1);
   });
 

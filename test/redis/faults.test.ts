@@ -1,5 +1,5 @@
 import { createClient } from 'redis';
-import type { Message } from '../../protocol';
+import type { Message, PresenceEvent } from '../../protocol';
 import { defer } from '../helpers/cleanup';
 import { call, collect, ok, waitFor } from '../helpers/events';
 import { readyz, redisBackend, startRedis, until } from '../helpers/redis';
@@ -25,6 +25,23 @@ async function admin(url: string) {
 }
 
 const texts = (messages: Message[]) => messages.map((m) => m.text);
+
+/**
+ * Cuts an instance's subscriber link and keeps it from coming back: Redis
+ * refuses new connections past maxclients, and the instance is the only one
+ * trying. Answers what lets it back in.
+ */
+async function cutSubscriber(op: Awaited<ReturnType<typeof admin>>, backend: Awaited<ReturnType<typeof redisBackend>>) {
+  const clients = (await op.clientList()).filter((c) => c.name !== '');
+  const sub = clients.find((c) => c.name === `parley-sub:${backend.presenceId}`);
+  expect(sub).toBeDefined();
+  const connected = (await op.clientList()).length;
+  await op.configSet('maxclients', String(connected - 1));
+  await op.clientKill({ filter: 'ID', id: Number(sub!.id) } as never);
+  return async () => {
+    await op.configSet('maxclients', '10000');
+  };
+}
 
 describe('redis faults', () => {
   it('answers unavailable while redis is stopped, and after a restart has lost nothing and broadcasts again', async () => {
@@ -98,13 +115,13 @@ describe('redis faults', () => {
     const alice = await connect(a.url, 'alice');
     const bob = await connect(b.url, 'bob');
     await ok(alice, 'room:join', { room: 'lobby' });
-    await ok(bob, 'room:join', { room: 'lobby' });
+    const { presenceVersion } = await ok(bob, 'room:join', { room: 'lobby' });
     await redis.stop();
     await until('instance A answers 503 on /readyz', async () => (await readyz(a.url)) === 503);
     const aliceLeaves = waitFor(bob, 'presence', (p) => p.event === 'leave' && p.user.id === 'alice', 10_000);
     alice.disconnect();
     await redis.restart();
-    expect(await aliceLeaves).toEqual({ room: 'lobby', event: 'leave', user: { id: 'alice', name: 'alice' }, members: 1 });
+    expect(await aliceLeaves).toEqual({ room: 'lobby', event: 'leave', user: { id: 'alice', name: 'alice' }, members: 1, version: presenceVersion + 1 });
     expect((await ok(bob, 'rooms:list', {})).rooms).toEqual([{ room: 'lobby', members: 1, seq: 0 }]);
   });
 
@@ -113,15 +130,58 @@ describe('redis faults', () => {
     const alice = await connect(a.url, 'alice');
     const bob = await connect(b.url, 'bob');
     await ok(alice, 'room:join', { room: 'lobby' });
-    await ok(bob, 'room:join', { room: 'lobby' });
+    const { presenceVersion } = await ok(bob, 'room:join', { room: 'lobby' });
     const aliceLeaves = waitFor(bob, 'presence', (p) => p.event === 'leave' && p.user.id === 'alice', 10_000);
 
     // The instance stops heartbeating and leaves its entries behind, as a crash would.
     await (a.backend as Awaited<ReturnType<typeof redisBackend>>).abandon();
 
-    expect(await aliceLeaves).toEqual({ room: 'lobby', event: 'leave', user: { id: 'alice', name: 'alice' }, members: 1 });
-    expect((await ok(bob, 'room:join', { room: 'lobby' })).members).toEqual([{ id: 'bob', name: 'bob' }]);
+    expect(await aliceLeaves).toEqual({ room: 'lobby', event: 'leave', user: { id: 'alice', name: 'alice' }, members: 1, version: presenceVersion + 1 });
+    expect(await ok(bob, 'room:join', { room: 'lobby' })).toMatchObject({ members: [{ id: 'bob', name: 'bob' }], presenceVersion: presenceVersion + 1 });
     expect((await ok(bob, 'rooms:list', {})).rooms).toEqual([{ room: 'lobby', members: 1, seq: 0 }]);
+  });
+
+  it('announces again the users of an instance wrongly taken for dead, once it heartbeats again', async () => {
+    const redis = await startRedis();
+    // Heartbeats far apart: B takes A for dead between two of them, as after a freeze of A.
+    const a = await startServer({ backend: await redisBackend(redis.url, { heartbeatMs: 1500 }) });
+    const b = await startServer({ backend: await redisBackend(redis.url) });
+    const alice = await connect(a.url, 'alice');
+    const bob = await connect(b.url, 'bob');
+    const { presenceVersion } = await ok(bob, 'room:join', { room: 'lobby' });
+    const seen = collect<PresenceEvent>(bob, 'presence');
+    const ofAlice = () => seen.items.filter((p) => p.user.id === 'alice');
+    const backAgain = waitFor(bob, 'presence', () => ofAlice().length >= 3, 10_000);
+    await ok(alice, 'room:join', { room: 'lobby' });
+
+    await backAgain;
+    expect(ofAlice().slice(0, 3)).toEqual([
+      { room: 'lobby', event: 'join', user: { id: 'alice', name: 'alice' }, members: 2, version: presenceVersion + 1 },
+      { room: 'lobby', event: 'leave', user: { id: 'alice', name: 'alice' }, members: 1, version: presenceVersion + 2 },
+      { room: 'lobby', event: 'join', user: { id: 'alice', name: 'alice' }, members: 2, version: presenceVersion + 3 },
+    ]);
+    // alice's socket on A never left: it is still in the room.
+    const toAlice = waitFor(alice, 'message');
+    await ok(bob, 'message:send', { room: 'lobby', text: 'still there?', clientId: 'c1' });
+    expect((await toAlice).text).toBe('still there?');
+  });
+
+  it.each(['sharded', 'classic'] as const)('tells a room the presence change it missed while its instance\'s bus link was down, once it is back (%s adapter)', async (adapter) => {
+    const { redis, a, b } = await twoInstances({ adapter });
+    const alice = await connect(a.url, 'alice');
+    const bob = await connect(b.url, 'bob');
+    await ok(alice, 'room:join', { room: 'lobby' });
+    const { presenceVersion } = await ok(bob, 'room:join', { room: 'lobby' });
+
+    const op = await admin(redis.url);
+    const restore = await cutSubscriber(op, b.backend as Awaited<ReturnType<typeof redisBackend>>);
+    await until('instance B answers 503 on /readyz', async () => (await readyz(b.url)) === 503);
+    const carol = await connect(a.url, 'carol');
+    await ok(carol, 'room:join', { room: 'lobby' });
+    await restore();
+
+    const carolJoins = await waitFor<PresenceEvent>(bob, 'presence', (p) => p.user.id === 'carol', 10_000);
+    expect(carolJoins).toEqual({ room: 'lobby', event: 'join', user: { id: 'carol', name: 'carol' }, members: 3, version: presenceVersion + 1 });
   });
 
   it.each(['sharded', 'classic'] as const)('hands an instance the messages it missed while its bus link was down, without waiting for the next one (%s adapter)', async (adapter) => {
@@ -132,19 +192,12 @@ describe('redis faults', () => {
     await ok(bob, 'room:join', { room: 'lobby' });
     const seen = collect(bob, 'message');
 
-    // Cut instance B's subscriber link and keep it from coming back: Redis
-    // refuses new connections past maxclients, and B is the only one trying.
     const op = await admin(redis.url);
-    const clients = (await op.clientList()).filter((c) => c.name !== '');
-    const bSub = clients.find((c) => c.name === `parley-sub:${(b.backend as Awaited<ReturnType<typeof redisBackend>>).presenceId}`);
-    expect(bSub).toBeDefined();
-    const connected = (await op.clientList()).length;
-    await op.configSet('maxclients', String(connected - 1));
-    await op.clientKill({ filter: 'ID', id: Number(bSub!.id) } as never);
+    const restore = await cutSubscriber(op, b.backend as Awaited<ReturnType<typeof redisBackend>>);
     await until('instance B answers 503 on /readyz', async () => (await readyz(b.url)) === 503);
 
     const missed = await ok(alice, 'message:send', { room: 'lobby', text: 'while B was deaf', clientId: 'm1' });
-    await op.configSet('maxclients', '10000');
+    await restore();
     await until('instance B answers 200 on /readyz', async () => (await readyz(b.url)) === 200);
     expect(await seen.until(1)).toEqual([missed.message]);
   });
