@@ -5,12 +5,14 @@ import { Emitter } from './emitter';
 import { isPermanent, ParleyError } from './errors';
 import { randomId } from './ids';
 import { Outbox, type OutboxEntry, type Sending } from './outbox';
+import { RoomPresence } from './presence';
 import { RoomState } from './room';
 import type { ConnectionStatus, JoinInfo, OlderPage, ParleyClientEvents, ParleyClientOptions } from './types';
 
 /** The client's side of one room. */
 interface RoomEntry {
   state: RoomState;
+  presence: RoomPresence;
   /** `join()` callers waiting for the first join answer. */
   waiters: Array<{ resolve(info: JoinInfo): void; reject(error: ParleyError): void }>;
   /** Whether a join answer was ever taken (the next one is a re-join). */
@@ -23,6 +25,12 @@ interface RoomEntry {
   filling: boolean;
   /** `loadOlder` calls, one after the other. */
   older: Promise<unknown>;
+  /** A presence gap waits for this timer before the member list is fetched again. */
+  presenceTimer?: ReturnType<typeof setTimeout>;
+  /** A fetch of the member list is under way. */
+  refreshing: boolean;
+  /** Fetches in a row that left a gap, for the backoff. */
+  refreshes: number;
 }
 
 /**
@@ -115,7 +123,17 @@ export class ParleyClient extends Emitter<ParleyClientEvents> {
     let entry = this.rooms.get(room);
     if (entry?.everJoined) return Promise.resolve(this.info(entry, false));
     if (!entry) {
-      entry = { state: new RoomState(room), waiters: [], everJoined: false, syncAgain: false, filling: false, older: Promise.resolve() };
+      entry = {
+        state: new RoomState(room),
+        presence: new RoomPresence(),
+        waiters: [],
+        everJoined: false,
+        syncAgain: false,
+        filling: false,
+        older: Promise.resolve(),
+        refreshing: false,
+        refreshes: 0,
+      };
       this.rooms.set(room, entry);
       if (this.connection.connected) this.sync(entry);
     }
@@ -141,7 +159,7 @@ export class ParleyClient extends Emitter<ParleyClientEvents> {
 
   /** The users present in a joined room, on every instance. */
   members(room: string): User[] {
-    return [...(this.rooms.get(room)?.state.members ?? [])];
+    return [...(this.rooms.get(room)?.presence.members ?? [])];
   }
 
   /** The last `seq` of a room handed to the application; undefined before its first join answer. */
@@ -228,7 +246,9 @@ export class ParleyClient extends Emitter<ParleyClientEvents> {
   private onDisconnect(): void {
     for (const entry of this.rooms.values()) {
       entry.state.joined = false;
+      entry.presence.reset();
       this.clearGapTimer(entry);
+      this.clearPresenceTimer(entry);
     }
   }
 
@@ -297,7 +317,7 @@ export class ParleyClient extends Emitter<ParleyClientEvents> {
         await this.connection.sleep(error.retryAfterMs ?? backoffDelay(++attempt, this.backoff));
         continue;
       }
-      this.setMembers(entry, answer.members);
+      if (entry.presence.take(answer.members, answer.presenceVersion)) this.emitMembers(entry);
       this.deliver(entry, since === undefined ? state.begin(answer.messages, answer.hasMore, answer.seq) : state.offerPage(answer.messages));
       if (since !== undefined && answer.hasMore && !(await this.readAfter(entry))) return;
       if (!this.live(entry)) return;
@@ -308,6 +328,7 @@ export class ParleyClient extends Emitter<ParleyClientEvents> {
       this.emit('joined', info);
       this.outbox.pump(room);
       this.checkGap(entry);
+      this.checkPresenceGap(entry);
       return;
     }
   }
@@ -386,20 +407,82 @@ export class ParleyClient extends Emitter<ParleyClientEvents> {
 
   private onPresence(event: PresenceEvent): void {
     const entry = this.rooms.get(event?.room);
-    if (!entry || !event.user) return;
-    const others = entry.state.members.filter((u) => u.id !== event.user.id);
-    this.setMembers(entry, event.event === 'join' ? [...others, event.user] : others);
+    if (!entry || typeof event.user?.id !== 'string' || (event.event !== 'join' && event.event !== 'leave')) return;
+    // Older than the member list held, or a repeat: it changes nothing.
+    if (!entry.presence.offer(event)) return;
+    this.emitMembers(entry);
     this.emit('presence', event);
+    this.checkPresenceGap(entry);
   }
 
-  private setMembers(entry: RoomEntry, members: User[]): void {
-    entry.state.members = members;
-    this.emit('members', { room: entry.state.name, members: [...members] });
+  private emitMembers(entry: RoomEntry): void {
+    this.emit('members', { room: entry.state.name, members: [...entry.presence.members] });
+  }
+
+  /**
+   * A presence event that skipped a version waits `gapFillMs` for the missing
+   * one (events from different instances arrive in any order); if it is
+   * still missing, it was lost, and the member list is fetched again.
+   */
+  private checkPresenceGap(entry: RoomEntry): void {
+    if (!entry.presence.hasGap || !entry.state.joined || !this.current(entry)) {
+      if (!entry.refreshing) entry.refreshes = 0;
+      return this.clearPresenceTimer(entry);
+    }
+    if (entry.presenceTimer !== undefined || entry.refreshing) return;
+    const delay = entry.refreshes === 0 ? this.gapFillMs : backoffDelay(entry.refreshes, this.backoff);
+    entry.presenceTimer = setTimeout(() => {
+      entry.presenceTimer = undefined;
+      if (entry.presence.hasGap && entry.state.joined && this.live(entry)) this.refreshPresence(entry);
+    }, delay);
+  }
+
+  /**
+   * Fetches the room's member list again with a `room:join` of the joined
+   * room, which changes nothing on the server and answers the members with
+   * their version. `since` is the last seq handed over: only newer messages
+   * come with it, and they go through the room's ordering like any other.
+   */
+  private refreshPresence(entry: RoomEntry): void {
+    // A join under way (after a reconnect) answers a fresh list already.
+    if (entry.syncing) return;
+    const { state } = entry;
+    const room = state.name;
+    entry.refreshing = true;
+    entry.refreshes++;
+    const since = state.lastSeq;
+    this.connection
+      .request('room:join', since === undefined ? { room } : { room, since })
+      .then(async (answer) => {
+        if (!this.current(entry)) return;
+        if (!answer.ok) {
+          const error = ParleyError.fromBody(answer.error);
+          if (isPermanent(error.code)) {
+            this.forget(entry, error, error);
+            this.emit('error', error);
+          }
+          return;
+        }
+        if (entry.presence.take(answer.members, answer.presenceVersion)) this.emitMembers(entry);
+        this.deliver(entry, state.offerPage(answer.messages));
+        if (answer.hasMore) await this.readAfter(entry);
+      })
+      // A dropped connection or a timeout: the re-join or the next attempt will do.
+      .catch(() => undefined)
+      .then(() => {
+        entry.refreshing = false;
+        this.checkPresenceGap(entry);
+      });
+  }
+
+  private clearPresenceTimer(entry: RoomEntry): void {
+    clearTimeout(entry.presenceTimer);
+    entry.presenceTimer = undefined;
   }
 
   private info(entry: RoomEntry, rejoin: boolean): JoinInfo {
     const { state } = entry;
-    return { room: state.name, seq: state.lastSeq ?? 0, members: [...state.members], hasOlder: state.hasOlder, rejoin };
+    return { room: state.name, seq: state.lastSeq ?? 0, members: [...entry.presence.members], hasOlder: state.hasOlder, rejoin };
   }
 
   private settleWaiters(entry: RoomEntry, outcome: JoinInfo | ParleyError): void {
@@ -413,6 +496,7 @@ export class ParleyClient extends Emitter<ParleyClientEvents> {
   private forget(entry: RoomEntry, joinError: ParleyError, sendError: ParleyError): void {
     this.rooms.delete(entry.state.name);
     this.clearGapTimer(entry);
+    this.clearPresenceTimer(entry);
     this.settleWaiters(entry, joinError);
     this.outbox.dropRoom(entry.state.name, sendError);
   }

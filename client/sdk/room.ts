@@ -1,4 +1,4 @@
-import type { Message, User } from '../../protocol';
+import type { Message } from '../../protocol';
 
 /**
  * How many out-of-order messages a room holds while it waits for a gap to
@@ -23,8 +23,6 @@ export class RoomState {
   oldestSeq: number | undefined;
   /** Whether messages older than `oldestSeq` exist. */
   hasOlder = false;
-  /** Users present, on every instance. */
-  members: User[] = [];
   /** Whether the room is joined on the current connection (false again after a disconnect). */
   joined = false;
   /** Messages that came before their turn, by `seq`. */

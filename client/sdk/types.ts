@@ -81,7 +81,10 @@ export type ParleyClientEvents = {
   joined: (info: JoinInfo) => void;
   /** A room's member list changed (join answers and presence). */
   members: (update: { room: string; members: User[] }) => void;
-  /** A user's first socket joined a room, or its last one left. */
+  /**
+   * A user's first socket joined a room, or its last one left. Events older
+   * than the member list held (by presence version) and repeats are not passed on.
+   */
   presence: (event: PresenceEvent) => void;
   /** Another user started or stopped typing. */
   typing: (event: TypingEvent) => void;

@@ -1,6 +1,17 @@
 import { CLIENT_ID_PATTERN } from '../../protocol';
 import { backoffDelay } from '../../client/sdk/backoff';
 import { randomId } from '../../client/sdk/ids';
+import { RoomPresence } from '../../client/sdk/presence';
+import type { PresenceEvent } from '../../protocol';
+
+const presence = (event: 'join' | 'leave', id: string, version: number): PresenceEvent => ({
+  room: 'lobby',
+  event,
+  user: { id, name: id },
+  members: 0,
+  version,
+});
+const memberIds = (p: RoomPresence) => p.members.map((u) => u.id);
 
 describe('SDK parts', () => {
   it('makes clientIds the server accepts, different every time', () => {
@@ -14,5 +25,52 @@ describe('SDK parts', () => {
     const options = { baseMs: 100, maxMs: 1000 };
     expect([1, 2, 3, 4, 5, 9].map((n) => backoffDelay(n, options, () => 0))).toEqual([50, 100, 200, 400, 500, 500]);
     expect([1, 2, 3, 4, 5, 9].map((n) => backoffDelay(n, options, () => 1))).toEqual([100, 200, 400, 800, 1000, 1000]);
+  });
+
+  it('keeps a member list in version order, whatever order events and answers come in', () => {
+    const p = new RoomPresence();
+    // An event may come before the join answer: it waits for it.
+    expect(p.offer(presence('join', 'bob', 6))).toBe(true);
+    expect(p.take([{ id: 'alice', name: 'alice' }], 5)).toBe(true);
+    expect(memberIds(p)).toEqual(['alice', 'bob']);
+    expect(p.hasGap).toBe(false);
+
+    // 8 before 7: shown at once, with a gap until 7 comes, then applied in order.
+    expect(p.offer(presence('join', 'carol', 8))).toBe(true);
+    expect(memberIds(p)).toEqual(['alice', 'bob', 'carol']);
+    expect(p.hasGap).toBe(true);
+    expect(p.offer(presence('leave', 'carol', 7))).toBe(true);
+    expect(memberIds(p)).toEqual(['alice', 'bob', 'carol']);
+    expect(p.hasGap).toBe(false);
+
+    // Older than held, or a repeat: nothing.
+    expect(p.offer(presence('leave', 'bob', 6))).toBe(false);
+    expect(p.offer(presence('leave', 'carol', 8))).toBe(false);
+    expect(memberIds(p)).toEqual(['alice', 'bob', 'carol']);
+
+    // 10 without 9: an answer at 9 fills the gap and keeps 10; an older one is not taken.
+    p.offer(presence('leave', 'alice', 10));
+    expect(p.hasGap).toBe(true);
+    expect(p.take([{ id: 'alice', name: 'alice' }], 7)).toBe(false);
+    expect(p.take([{ id: 'alice', name: 'alice' }, { id: 'dave', name: 'dave' }], 9)).toBe(true);
+    expect(memberIds(p)).toEqual(['dave']);
+    expect(p.hasGap).toBe(false);
+
+    // After a reconnect the next answer is taken as it is, even if its version is lower (a counter that started over).
+    p.reset();
+    expect(p.take([{ id: 'erin', name: 'erin' }], 2)).toBe(true);
+    expect(memberIds(p)).toEqual(['erin']);
+    expect(p.offer(presence('join', 'frank', 3))).toBe(true);
+    expect(memberIds(p)).toEqual(['erin', 'frank']);
+  });
+
+  it('applies events in arrival order when the server sends no versions', () => {
+    const p = new RoomPresence();
+    expect(p.take([{ id: 'alice', name: 'alice' }], undefined)).toBe(true);
+    const { version: _, ...unversioned } = presence('join', 'bob', 0);
+    expect(p.offer(unversioned as PresenceEvent)).toBe(true);
+    expect(p.offer({ ...unversioned, event: 'leave' } as PresenceEvent)).toBe(true);
+    expect(memberIds(p)).toEqual(['alice']);
+    expect(p.hasGap).toBe(false);
   });
 });
