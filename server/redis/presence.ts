@@ -377,7 +377,15 @@ export class RedisPresence implements Presence {
         return joined as Array<[number, string[], number]>;
       });
       for (const [i, [first, members, version]] of replies.entries()) {
-        if (first === 1) this.tell(this.restoredListeners, { room, user: entries[i][1], members: members.length, version: Number(version) });
+        const [socketId, user] = entries[i];
+        if (first === 1) this.tell(this.restoredListeners, { room, user, members: members.length, version: Number(version) });
+        // Left while being put back: its leave may have run before this join
+        // and found nothing to take out. Take it out now, or the user would
+        // stay present with no socket until this instance dies.
+        if (!this.local.get(room)?.has(socketId)) {
+          const left = await this.leaveInRedis(room, socketId);
+          if (left.user) this.tell(this.reapedListeners, { room, user: left.user, members: left.members, version: left.version });
+        }
       }
     }
   }
