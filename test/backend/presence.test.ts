@@ -1,7 +1,9 @@
 import { EventEmitter } from 'node:events';
+import { createClient } from 'redis';
 import type { User } from '../../protocol';
 import { MemoryPresence } from '../../server/presence/memory';
 import type { Presence, PresenceChange } from '../../server/presence/types';
+import { defer } from '../helpers/cleanup';
 import { waitFor } from '../helpers/events';
 import { redisBackend, startRedis } from '../helpers/redis';
 
@@ -183,5 +185,29 @@ describe('Presence (redis): instances taken for dead', () => {
     expect(reaped).toMatchObject({ room: 'lobby', user: alice, members: 1 });
     const restored = await waitFor<PresenceChange>(fromSleepy, 'restored', () => true, 10_000);
     expect(restored).toEqual({ room: 'lobby', user: alice, members: 2, version: reaped.version + 1 });
+  });
+
+  it('lets an emptied room\'s version expire, and starts a lost one again from Redis\'s clock, above the versions it gave', async () => {
+    const redis = await startRedis();
+    const a = await redisBackend(redis.url);
+    const op = createClient({ url: redis.url });
+    op.on('error', () => {});
+    await op.connect();
+    defer(() => op.disconnect().catch(() => {}));
+    const ttl = () => op.pTTL('parley:{lobby}:pver');
+
+    const joined = await a.presence.join('lobby', alice, 's1');
+    expect(await ttl()).toBe(-1);
+    const left = await a.presence.leave('lobby', alice, 's1');
+    expect(left.version).toBe(joined.version + 1);
+    expect(await ttl()).toBeGreaterThan(23 * 60 * 60 * 1000);
+    expect(await a.presence.snapshot('lobby')).toEqual({ members: [], version: left.version });
+
+    // Expired, or lost with Redis's data: the next change starts from the clock.
+    await op.del(['parley:{lobby}:pver', 'parley:{lobby}:plast']);
+    const clock = (await op.time()).getTime();
+    const again = await a.presence.join('lobby', bob, 's2');
+    expect(again.version).toBeGreaterThan(clock);
+    expect(await ttl()).toBe(-1);
   });
 });
