@@ -1,31 +1,13 @@
 import jwt from 'jsonwebtoken';
 import type { SessionEvent } from '../../protocol';
 import { call, ok } from '../helpers/events';
-import { client, connect, startServer, type ClientSocket } from '../helpers/server';
+import { client, connect, handshake, refusal, startServer } from '../helpers/server';
 
 const SECRET = 'handshake-test-secret-0123456789';
 
 /** A token signed with SECRET that expires in an hour, unless the claims say otherwise. */
 function token(claims: Record<string, unknown>, secret = SECRET): string {
   return jwt.sign({ exp: Math.floor(Date.now() / 1000) + 3600, ...claims }, secret, { algorithm: 'HS256' });
-}
-
-/** Connects and resolves with the `session` event, or rejects with the connect_error message. */
-function handshake(socket: ClientSocket): Promise<SessionEvent> {
-  return new Promise((resolve, reject) => {
-    socket.once('session', resolve);
-    socket.once('connect_error', (err) => reject(new Error(err.message)));
-    socket.connect();
-  });
-}
-
-/** Resolves with the connect_error message; fails the test if the socket connects. */
-function refusal(socket: ClientSocket): Promise<string> {
-  return new Promise((resolve, reject) => {
-    socket.once('connect', () => reject(new Error("Unexpected 'connect'")));
-    socket.once('connect_error', (err) => resolve(err.message));
-    socket.connect();
-  });
 }
 
 describe('open mode identity', () => {

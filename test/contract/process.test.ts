@@ -1,8 +1,7 @@
 import jwt from 'jsonwebtoken';
-import type { SessionEvent } from '../../protocol';
 import { call, ok, waitFor } from '../helpers/events';
 import { freePort, spawnServer, startServerProcess, until, type RunningServer } from '../helpers/process';
-import { client, connect, startServer, type ClientSocket } from '../helpers/server';
+import { client, connect, handshake, refusal, startServer, type ClientSocket } from '../helpers/server';
 
 /*
  * `node dist/server/main.js` as operators run it: these tests need a build
@@ -10,22 +9,6 @@ import { client, connect, startServer, type ClientSocket } from '../helpers/serv
  */
 
 const SECRET = 'process-test-secret-0123456789';
-
-function handshake(socket: ClientSocket): Promise<SessionEvent> {
-  return new Promise((resolve, reject) => {
-    socket.once('session', resolve);
-    socket.once('connect_error', (err) => reject(new Error(err.message)));
-    socket.connect();
-  });
-}
-
-function refusal(socket: ClientSocket): Promise<string> {
-  return new Promise((resolve, reject) => {
-    socket.once('connect', () => reject(new Error("Unexpected 'connect'")));
-    socket.once('connect_error', (err) => resolve(err.message));
-    socket.connect();
-  });
-}
 
 async function status(url: string): Promise<number> {
   const res = await fetch(url);

@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { io as ioClient, type Socket } from 'socket.io-client';
-import type { ClientToServerEvents, HandshakeAuth, ServerToClientEvents } from '../../protocol';
+import type { ClientToServerEvents, HandshakeAuth, ServerToClientEvents, SessionEvent } from '../../protocol';
 import { createApp, type App, type AppOptions } from '../../server/app';
 import { createMemoryBackend, type Backend } from '../../server/backend';
 import { createLogger } from '../../server/logger';
@@ -62,6 +62,24 @@ export function client(url: string, auth: HandshakeAuth | Record<string, unknown
   });
   defer(() => socket.disconnect());
   return socket;
+}
+
+/** Connects and resolves with the `session` event, or rejects with the connect_error message. */
+export function handshake(socket: ClientSocket): Promise<SessionEvent> {
+  return new Promise((resolve, reject) => {
+    socket.once('session', resolve);
+    socket.once('connect_error', (err) => reject(new Error(err.message)));
+    socket.connect();
+  });
+}
+
+/** Resolves with the connect_error message; fails the test if the socket connects. */
+export function refusal(socket: ClientSocket): Promise<string> {
+  return new Promise((resolve, reject) => {
+    socket.once('connect', () => reject(new Error("Unexpected 'connect'")));
+    socket.once('connect_error', (err) => resolve(err.message));
+    socket.connect();
+  });
 }
 
 /** How long `connect` waits for the `session` event before failing the test. */
