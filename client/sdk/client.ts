@@ -309,11 +309,7 @@ export class ParleyClient extends Emitter<ParleyClientEvents> {
       }
       if (!answer.ok) {
         const error = ParleyError.fromBody(answer.error);
-        if (isPermanent(error.code)) {
-          this.forget(entry, error, error);
-          this.emit('error', error);
-          return;
-        }
+        if (this.refusedForGood(entry, error)) return;
         await this.connection.sleep(error.retryAfterMs ?? backoffDelay(++attempt, this.backoff));
         continue;
       }
@@ -456,11 +452,7 @@ export class ParleyClient extends Emitter<ParleyClientEvents> {
       .then(async (answer) => {
         if (!this.current(entry)) return;
         if (!answer.ok) {
-          const error = ParleyError.fromBody(answer.error);
-          if (isPermanent(error.code)) {
-            this.forget(entry, error, error);
-            this.emit('error', error);
-          }
+          this.refusedForGood(entry, ParleyError.fromBody(answer.error));
           return;
         }
         if (entry.presence.take(answer.members, answer.presenceVersion)) this.emitMembers(entry);
@@ -493,6 +485,14 @@ export class ParleyClient extends Emitter<ParleyClientEvents> {
   }
 
   /** Drops a room: its joins reject with `joinError`, its sends fail with `sendError`. */
+  /** A join refused for good (a bad or forbidden room): the room is forgotten and the error reported. */
+  private refusedForGood(entry: RoomEntry, error: ParleyError): boolean {
+    if (!isPermanent(error.code)) return false;
+    this.forget(entry, error, error);
+    this.emit('error', error);
+    return true;
+  }
+
   private forget(entry: RoomEntry, joinError: ParleyError, sendError: ParleyError): void {
     this.rooms.delete(entry.state.name);
     this.clearGapTimer(entry);
