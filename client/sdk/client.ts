@@ -484,7 +484,6 @@ export class ParleyClient extends Emitter<ParleyClientEvents> {
     }
   }
 
-  /** Drops a room: its joins reject with `joinError`, its sends fail with `sendError`. */
   /** A join refused for good (a bad or forbidden room): the room is forgotten and the error reported. */
   private refusedForGood(entry: RoomEntry, error: ParleyError): boolean {
     if (!isPermanent(error.code)) return false;
@@ -493,6 +492,7 @@ export class ParleyClient extends Emitter<ParleyClientEvents> {
     return true;
   }
 
+  /** Drops a room: its joins reject with `joinError`, its sends fail with `sendError`. */
   private forget(entry: RoomEntry, joinError: ParleyError, sendError: ParleyError): void {
     this.rooms.delete(entry.state.name);
     this.clearGapTimer(entry);

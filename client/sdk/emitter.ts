@@ -43,11 +43,6 @@ export class Emitter<Events extends EventMap> {
       }
     }
   }
-
-  /** Drops every listener. */
-  protected removeAllListeners(): void {
-    this.listeners.clear();
-  }
 }
 
 /** Surfaces an application listener's error without breaking the caller's loop. */

@@ -121,11 +121,6 @@ export class Outbox {
     );
   }
 
-  /** Pumps every room. */
-  pumpAll(): void {
-    for (const room of this.queues.keys()) this.pump(room);
-  }
-
   /** Fails every send of a room the application left. */
   dropRoom(room: string, error: ParleyError): void {
     this.clearTimer(room);
