@@ -72,25 +72,27 @@ export class ParleyClient extends Emitter<ParleyClientEvents> {
       },
       this.backoff,
     );
-    this.connection = new Connection(
-      { url: options.url, auth: options.auth, socket: options.socket, ackTimeoutMs: options.ackTimeoutMs ?? 10_000, backoff: this.backoff },
-      {
-        status: (status) => this.emit('status', status),
-        session: (session) => this.emit('session', session),
-        connected: () => this.onConnect(),
-        disconnected: () => this.onDisconnect(),
-        refused: (error) => {
-          for (const entry of this.rooms.values()) this.settleWaiters(entry, error);
-          this.emit('error', error);
-        },
-      },
-    );
-    const { socket } = this.connection;
-    socket.on('message', (message) => this.onMessage(message));
-    socket.on('presence', (event) => this.onPresence(event));
-    socket.on('typing', (event) => {
-      if (this.rooms.has(event?.room)) this.emit('typing', event);
+    this.connection = new Connection({
+      url: options.url,
+      auth: options.auth,
+      socket: options.socket,
+      ackTimeoutMs: options.ackTimeoutMs ?? 10_000,
+      backoff: this.backoff,
     });
+    this.connection
+      .on('status', (status) => this.emit('status', status))
+      .on('session', (session) => this.emit('session', session))
+      .on('connected', () => this.onConnect())
+      .on('disconnected', () => this.onDisconnect())
+      .on('refused', (error) => {
+        for (const entry of this.rooms.values()) this.settleWaiters(entry, error);
+        this.emit('error', error);
+      })
+      .on('message', (message) => this.onMessage(message))
+      .on('presence', (event) => this.onPresence(event))
+      .on('typing', (event) => {
+        if (this.rooms.has(event?.room)) this.emit('typing', event);
+      });
   }
 
   /** The connection status; see the `status` event. */
@@ -220,7 +222,7 @@ export class ParleyClient extends Emitter<ParleyClientEvents> {
 
   /** Tells the room's other users that this one is typing, or stopped; dropped while not connected. */
   setTyping(room: string, typing: boolean): void {
-    if (this.connection.connected && this.rooms.get(room)?.state.joined) this.connection.socket.emit('typing', { room, typing });
+    if (this.rooms.get(room)?.state.joined) this.connection.notify('typing', { room, typing });
   }
 
   /**
@@ -304,7 +306,7 @@ export class ParleyClient extends Emitter<ParleyClientEvents> {
       }
       if (!this.current(entry)) {
         // Left while the join was in flight: undo it on the server.
-        if (answer.ok && this.connection.connected) this.connection.socket.emit('room:leave', { room });
+        if (answer.ok) this.connection.notify('room:leave', { room });
         return;
       }
       if (!answer.ok) {

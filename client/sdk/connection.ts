@@ -10,26 +10,31 @@ import {
   type SessionEvent,
 } from '../../protocol';
 import { backoffDelay, type BackoffOptions } from './backoff';
+import { Emitter } from './emitter';
 import { ParleyError, type ParleyErrorCode } from './errors';
 import type { ConnectionStatus, ParleyClientOptions } from './types';
 
-export type ParleySocket = Socket<ServerToClientEvents, ClientToServerEvents>;
-/** The client-to-server events that answer through an ack. */
+type ParleySocket = Socket<ServerToClientEvents, ClientToServerEvents>;
+/** The client-to-server events that the SDK sends with an ack, waiting for the answer. */
 export type RequestEvent = 'room:join' | 'room:leave' | 'message:send' | 'room:history';
-export type PayloadOf<E extends RequestEvent> = Parameters<ClientToServerEvents[E]>[0];
+/** The client-to-server events that the SDK sends without waiting for an answer. */
+export type NoticeEvent = 'room:leave' | 'typing';
+export type PayloadOf<E extends keyof ClientToServerEvents> = Parameters<ClientToServerEvents[E]>[0];
 export type AnswerOf<E extends RequestEvent> = NonNullable<Parameters<ClientToServerEvents[E]>[1]> extends Ack<infer T> ? T : never;
 
-/** What the connection tells the client on top of it. */
-export interface ConnectionHooks {
-  status(status: ConnectionStatus): void;
-  session(session: SessionEvent): void;
+/**
+ * What a `Connection` tells the SDK on top of it: its own events, and the
+ * server's events passed on as they come (typed by the protocol).
+ */
+export type ConnectionEvents = Pick<ServerToClientEvents, 'session' | 'message' | 'presence' | 'typing'> & {
+  status: (status: ConnectionStatus) => void;
   /** Connected, the first time or again: rooms must be (re-)joined. */
-  connected(): void;
-  /** The connection dropped: whatever was joined on it is gone. */
-  disconnected(): void;
+  connected: () => void;
+  /** The connection dropped (or was closed): whatever was joined on it is gone. */
+  disconnected: () => void;
   /** The server refused the handshake and socket.io will not retry by itself. */
-  refused(error: ParleyError): void;
-}
+  refused: (error: ParleyError) => void;
+};
 
 export type ConnectionOptions = Pick<ParleyClientOptions, 'url' | 'auth' | 'socket'> & {
   ackTimeoutMs: number;
@@ -37,13 +42,14 @@ export type ConnectionOptions = Pick<ParleyClientOptions, 'url' | 'auth' | 'sock
 };
 
 /**
- * One socket.io-client socket and what the SDK needs around it: a status
- * for the UI, requests that never sit in socket.io's send buffer, and
- * delays that end early when the connection drops (so no retry loop
- * outlives the connection it was for).
+ * The SDK's one way to the socket: one socket.io-client socket and what the
+ * SDK needs around it: a status for the UI, the server's events, requests
+ * that never sit in socket.io's send buffer, notices that are dropped while
+ * disconnected, and delays that end early when the connection drops (so no
+ * retry loop outlives the connection it was for).
  */
-export class Connection {
-  readonly socket: ParleySocket;
+export class Connection extends Emitter<ConnectionEvents> {
+  private readonly socket: ParleySocket;
   private currentStatus: ConnectionStatus = 'connecting';
   private currentSession: SessionEvent | undefined;
   private everConnected = false;
@@ -54,13 +60,11 @@ export class Connection {
   /** Handshakes refused with `rate_limited` in a row, for the backoff. */
   private refusals = 0;
   private retryTimer: ReturnType<typeof setTimeout> | undefined;
-  private readonly sleepers = new Set<() => void>();
-  private readonly unlisten: Array<() => void> = [];
+  /** Stops listening to the browser's online/offline events. */
+  private unwatchNetwork: (() => void) | undefined;
 
-  constructor(
-    private readonly options: ConnectionOptions,
-    private readonly hooks: ConnectionHooks,
-  ) {
+  constructor(private readonly options: ConnectionOptions) {
+    super();
     const { auth } = options;
     const authFn = typeof auth === 'function' ? (auth as () => HandshakeAuth | Promise<HandshakeAuth>) : undefined;
     const socketOptions: Partial<ManagerOptions & SocketOptions> = {
@@ -81,6 +85,7 @@ export class Connection {
     };
     this.socket = options.url === undefined ? io(socketOptions) : io(options.url, socketOptions);
     this.listen();
+    // socket.io's events come asynchronously: listeners added after `new` hear them all.
     this.socket.connect();
   }
 
@@ -111,8 +116,8 @@ export class Connection {
     if (this.closed) return;
     this.closed = true;
     clearTimeout(this.retryTimer);
-    this.wakeSleepers();
-    for (const off of this.unlisten.splice(0)) off();
+    this.unwatchNetwork?.();
+    // A connected socket says `disconnect` at once, which wakes every `sleep`.
     this.socket.disconnect();
     this.updateStatus();
   }
@@ -137,16 +142,26 @@ export class Connection {
     });
   }
 
-  /** Resolves after `ms`, or at once when the connection drops or closes. */
+  /**
+   * Emits an event that wants no answer. Dropped while disconnected, like a
+   * request: what it says (typing, leaving a room) is stale by the reconnect.
+   */
+  notify<E extends NoticeEvent>(event: E, payload: PayloadOf<E>): void {
+    if (!this.socket.connected) return;
+    (this.socket as unknown as { emit(event: string, payload: unknown): void }).emit(event, payload);
+  }
+
+  /** Resolves after `ms`, or at once when the connection drops or closes (or is down already). */
   sleep(ms: number): Promise<void> {
     return new Promise((resolve) => {
+      if (!this.socket.connected) return resolve();
       const wake = () => {
         clearTimeout(timer);
-        this.sleepers.delete(wake);
+        this.off('disconnected', wake);
         resolve();
       };
       const timer = setTimeout(wake, ms);
-      this.sleepers.add(wake);
+      this.on('disconnected', wake);
     });
   }
 
@@ -157,14 +172,13 @@ export class Connection {
       this.everConnected = true;
       this.refusals = 0;
       this.updateStatus();
-      this.hooks.connected();
+      this.emit('connected');
     });
     socket.on('disconnect', (reason) => {
-      this.wakeSleepers();
       // socket.io-client does not reconnect after the server ended the session.
       if (!socket.active && reason !== 'io client disconnect') this.gaveUp = true;
       this.updateStatus();
-      this.hooks.disconnected();
+      this.emit('disconnected');
     });
     socket.on('connect_error', (err) => this.onConnectError(err));
     socket.io.on('reconnect_attempt', () => this.updateStatus());
@@ -174,51 +188,56 @@ export class Connection {
     });
     socket.on('session', (session) => {
       this.currentSession = session;
-      this.hooks.session(session);
+      this.emit('session', session);
     });
+    socket.on('message', (message) => this.emit('message', message));
+    socket.on('presence', (event) => this.emit('presence', event));
+    socket.on('typing', (event) => this.emit('typing', event));
+    this.watchNetwork();
+  }
 
-    // Browsers say when the network goes away; socket.io would take a heartbeat to notice.
+  /** Browsers say when the network goes away; socket.io would take a heartbeat to notice. */
+  private watchNetwork(): void {
     const g = globalThis as {
       addEventListener?: typeof addEventListener;
       removeEventListener?: typeof removeEventListener;
       navigator?: { onLine?: boolean };
     };
-    if (typeof g.addEventListener === 'function' && typeof g.navigator?.onLine === 'boolean') {
-      this.browserOffline = !g.navigator.onLine;
-      const offline = () => {
-        this.browserOffline = true;
-        this.updateStatus();
-      };
-      const online = () => {
-        this.browserOffline = false;
-        this.reconnect();
-        this.updateStatus();
-      };
-      g.addEventListener('offline', offline);
-      g.addEventListener('online', online);
-      this.unlisten.push(() => {
-        g.removeEventListener?.('offline', offline);
-        g.removeEventListener?.('online', online);
-      });
-    }
+    if (typeof g.addEventListener !== 'function' || typeof g.navigator?.onLine !== 'boolean') return;
+    this.browserOffline = !g.navigator.onLine;
+    const offline = () => {
+      this.browserOffline = true;
+      this.updateStatus();
+    };
+    const online = () => {
+      this.browserOffline = false;
+      this.reconnect();
+      this.updateStatus();
+    };
+    g.addEventListener('offline', offline);
+    g.addEventListener('online', online);
+    this.unwatchNetwork = () => {
+      g.removeEventListener?.('offline', offline);
+      g.removeEventListener?.('online', online);
+    };
   }
 
   private onConnectError(err: Error): void {
     // A transport failure: socket.io keeps trying on its own.
     if (this.socket.active || this.closed) return this.updateStatus();
+    const code = refusalCode(err);
     // Refused by the server's middleware: socket.io will not retry, but a
     // rate limit passes.
-    if (err.message === 'rate_limited') {
+    if (code === 'rate_limited') {
       this.retryTimer = setTimeout(() => {
         this.retryTimer = undefined;
         if (!this.closed) this.socket.connect();
       }, backoffDelay(++this.refusals, this.options.backoff));
       return this.updateStatus();
     }
-    const known = (HANDSHAKE_ERRORS as readonly string[]).concat(ERROR_CODES).includes(err.message);
     this.gaveUp = true;
     this.updateStatus();
-    this.hooks.refused(new ParleyError(known ? (err.message as ParleyErrorCode) : 'internal', `connection refused: ${err.message}`));
+    this.emit('refused', new ParleyError(code, `connection refused: ${err.message}`));
   }
 
   private updateStatus(): void {
@@ -232,11 +251,16 @@ export class Connection {
             : 'connecting';
     if (status === this.currentStatus) return;
     this.currentStatus = status;
-    this.hooks.status(status);
-  }
-
-  private wakeSleepers(): void {
-    for (const wake of [...this.sleepers]) wake();
+    this.emit('status', status);
   }
 }
 
+/**
+ * The code of a handshake refused by the server: the contract carries it as
+ * `connect_error`'s message (`unauthorized`, `forbidden_origin`,
+ * `rate_limited`); anything else is `internal`.
+ */
+function refusalCode(err: Error): ParleyErrorCode {
+  const codes: readonly string[] = [...HANDSHAKE_ERRORS, ...ERROR_CODES];
+  return codes.includes(err.message) ? (err.message as ParleyErrorCode) : 'internal';
+}
