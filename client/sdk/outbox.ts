@@ -2,6 +2,7 @@ import type { Answer, Message, SendAnswer, SendPayload } from '../../protocol';
 import { backoffDelay, type BackoffOptions } from './backoff';
 import { isPermanent, ParleyError } from './errors';
 import { randomId } from './ids';
+import { retryDelay } from './retry';
 
 /**
  * Where a send stands, for the UI:
@@ -151,7 +152,7 @@ export class Outbox {
       this.pump(room);
       return;
     }
-    const { code, retryAfterMs } = outcome;
+    const { code } = outcome;
     if (isPermanent(code)) {
       queue.shift();
       this.failed.set(item.entry.clientId, item);
@@ -171,7 +172,7 @@ export class Outbox {
       this.link.rejoin(room);
       return;
     }
-    this.wait(room, code === 'rate_limited' && retryAfterMs !== undefined ? retryAfterMs : Math.max(retryAfterMs ?? 0, backoffDelay(failures, this.backoff)));
+    this.wait(room, retryDelay(outcome, failures, this.backoff));
   }
 
   /** Holds a room's queue for `ms`, then pumps it. */
