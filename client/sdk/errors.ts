@@ -32,3 +32,8 @@ export class ParleyError extends Error {
 export function isPermanent(code: ParleyErrorCode): boolean {
   return (PERMANENT_ERRORS as readonly string[]).includes(code);
 }
+
+/** `err` as a ParleyError: itself if it is one, else `internal` (a bug, not the server's answer). */
+export function asParleyError(err: unknown): ParleyError {
+  return err instanceof ParleyError ? err : new ParleyError('internal', String(err));
+}

@@ -1,6 +1,6 @@
 import type { Answer, Message, SendAnswer, SendPayload } from '../../protocol';
 import { backoffDelay, type BackoffOptions } from './backoff';
-import { isPermanent, ParleyError } from './errors';
+import { asParleyError, isPermanent, ParleyError } from './errors';
 import { randomId } from './ids';
 import { retryDelay } from './retry';
 
@@ -118,7 +118,7 @@ export class Outbox {
     const { clientId, text } = head.entry;
     this.link.send({ room, text, clientId }).then(
       (answer) => this.settle(head, answer.ok ? answer.message : ParleyError.fromBody(answer.error)),
-      (err: unknown) => this.settle(head, err instanceof ParleyError ? err : new ParleyError('disconnected', String(err))),
+      (err: unknown) => this.settle(head, asParleyError(err)),
     );
   }
 

@@ -13,7 +13,7 @@ const MAX_PENDING = 1000;
  * broadcast, join answer, history, send answer), goes through `offer`, which
  * hands back only what continues the sequence, in order, each once.
  *
- * Pure bookkeeping: no timers, no socket. The client decides when to read
+ * Pure bookkeeping: no timers, no socket. `RoomSync` decides when to read
  * history and calls back in with what it got.
  */
 export class RoomState {
@@ -23,8 +23,6 @@ export class RoomState {
   oldestSeq: number | undefined;
   /** Whether messages older than `oldestSeq` exist. */
   hasOlder = false;
-  /** Whether the room is joined on the current connection (false again after a disconnect). */
-  joined = false;
   /** Messages that came before their turn, by `seq`. */
   private readonly early = new Map<number, Message>();
 
