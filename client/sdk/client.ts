@@ -44,7 +44,7 @@ export class ParleyClient extends Emitter<ParleyClientEvents> {
     this.outbox = new Outbox(
       {
         ready: (room) => connection.connected && this.rooms.get(room)?.joined === true,
-        send: (payload) => connection.request('message:send', payload),
+        send: ({ event, payload }) => connection.request(event, payload),
         rejoin: (room) => this.rooms.get(room)?.sync(),
         stored: (message) => this.onMessage(message),
         changed: (entry) => this.emit('outbox', entry),

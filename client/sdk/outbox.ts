@@ -31,12 +31,18 @@ export interface OutboxEntry {
 /** The promise of a send's stored message, with its `clientId` at hand. */
 export type Sending = Promise<Message> & { readonly clientId: string };
 
+/**
+ * The request that carries a queued change to a room, sent again as it is on
+ * every resend. Every kind answers the message's stored state.
+ */
+export type OutboxRequest = { event: 'message:send'; payload: SendPayload };
+
 /** What the outbox needs from the client around it. */
 export interface OutboxLink {
   /** Whether a send to `room` may go out now: connected, and the room joined on this connection. */
   ready(room: string): boolean;
-  /** Emits `message:send`; rejects with `timeout` or `disconnected` when no answer comes. */
-  send(payload: SendPayload): Promise<Answer<SendAnswer>>;
+  /** Emits the request; rejects with `timeout` or `disconnected` when no answer comes. */
+  send(request: OutboxRequest): Promise<Answer<SendAnswer>>;
   /** The server does not count the room as joined: re-join it, then call `pump(room)`. */
   rejoin(room: string): void;
   /** A send was answered with its stored message (the broadcast may have been lost, or never sent for a repeat). */
@@ -47,6 +53,7 @@ export interface OutboxLink {
 
 interface Item {
   entry: OutboxEntry;
+  request: OutboxRequest;
   resolve(message: Message): void;
   reject(error: ParleyError): void;
 }
@@ -56,7 +63,9 @@ interface Item {
  * queue goes out alone and the next waits for its answer, so that a user's
  * messages are stored in the order they were written. A send is resent with
  * the same `clientId` (the server answers a repeat with the original) until
- * it is answered `ok` or refused for good.
+ * it is answered `ok` or refused for good. Each queued item carries its wire
+ * request (`OutboxRequest`), so other changes to a room's messages can queue
+ * in the same order and resend the same way.
  */
 export class Outbox {
   private readonly queues = new Map<string, Item[]>();
@@ -74,20 +83,7 @@ export class Outbox {
 
   /** Queues a send and tries to send it. */
   add(room: string, text: string, clientId: string = randomId()): Sending {
-    let item!: Item;
-    const promise = new Promise<Message>((resolve, reject) => {
-      item = { entry: { clientId, room, text, status: 'queued', attempts: 0 }, resolve, reject };
-    });
-    if (this.closed) {
-      this.fail(item, this.closed);
-    } else {
-      const queue = this.queues.get(room) ?? [];
-      this.queues.set(room, queue);
-      queue.push(item);
-      this.link.changed(item.entry);
-      this.pump(room);
-    }
-    return Object.assign(promise, { clientId });
+    return this.enqueue({ event: 'message:send', payload: { room, text, clientId } }, { clientId, room, text });
   }
 
   /** Queues a failed send again, with the same `clientId`; undefined if no failed send has that id. */
@@ -95,7 +91,8 @@ export class Outbox {
     const item = this.failed.get(clientId);
     if (!item) return undefined;
     this.failed.delete(clientId);
-    return this.add(item.entry.room, item.entry.text, clientId);
+    const { room, text } = item.entry;
+    return this.enqueue(item.request, { clientId, room, text });
   }
 
   /** Forgets a failed send; whether there was one. */
@@ -115,8 +112,7 @@ export class Outbox {
     const head = this.queues.get(room)?.[0];
     if (!head || head.entry.status === 'sending' || !this.link.ready(room)) return;
     this.update(head, { status: 'sending', attempts: head.entry.attempts + 1 });
-    const { clientId, text } = head.entry;
-    this.link.send({ room, text, clientId }).then(
+    this.link.send(head.request).then(
       (answer) => this.settle(head, answer.ok ? answer.message : ParleyError.fromBody(answer.error)),
       (err: unknown) => this.settle(head, asParleyError(err)),
     );
@@ -135,6 +131,25 @@ export class Outbox {
   close(error: ParleyError): void {
     this.closed = error;
     for (const room of [...this.queues.keys()]) this.dropRoom(room, error);
+  }
+
+  /** Queues `request` at the end of its room's queue, with a fresh entry, and tries to send it. */
+  private enqueue(request: OutboxRequest, fields: Pick<OutboxEntry, 'clientId' | 'room' | 'text'>): Sending {
+    const { clientId, room } = fields;
+    let item!: Item;
+    const promise = new Promise<Message>((resolve, reject) => {
+      item = { entry: { ...fields, status: 'queued', attempts: 0 }, request, resolve, reject };
+    });
+    if (this.closed) {
+      this.fail(item, this.closed);
+    } else {
+      const queue = this.queues.get(room) ?? [];
+      this.queues.set(room, queue);
+      queue.push(item);
+      this.link.changed(item.entry);
+      this.pump(room);
+    }
+    return Object.assign(promise, { clientId });
   }
 
   /** Takes a send's outcome: the stored message, or why not. */
