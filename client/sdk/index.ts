@@ -7,7 +7,7 @@
  * dist/client/sdk). The public surface is this list.
  */
 export { ParleyClient, connect } from './client';
-export type { ConnectionStatus, JoinInfo, OlderPage, ParleyClientEvents, ParleyClientOptions } from './types';
+export type { ConnectionStatus, JoinInfo, OlderPage, ParleyClientEvents, ParleyClientOptions, SkippedEvent } from './types';
 export { ParleyError, isPermanent } from './errors';
 export type { ParleyErrorCode } from './errors';
 export type { OutboxEntry, Sending, SendStatus } from './outbox';

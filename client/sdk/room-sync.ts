@@ -4,11 +4,11 @@ import type { AnswerOf, Connection, PayloadOf, RequestEvent } from './connection
 import { asParleyError, isPermanent, ParleyError } from './errors';
 import { RoomPresence } from './presence';
 import { requestWithRetry } from './retry';
-import { RoomState } from './room';
+import { RoomState, type Handover } from './room';
 import type { JoinInfo, OlderPage, ParleyClientEvents } from './types';
 
 /** The application events a room hands over itself. */
-type RoomEvents = Pick<ParleyClientEvents, 'message' | 'members' | 'presence' | 'error'>;
+type RoomEvents = Pick<ParleyClientEvents, 'message' | 'skipped' | 'members' | 'presence' | 'error'>;
 
 /** What a room needs from the client around it. */
 export interface RoomLink {
@@ -241,11 +241,12 @@ export class RoomSync {
     return requestWithRetry(this.link.connection, event, payload, { live: () => this.live(), backoff: this.link.backoff, late });
   }
 
-  private deliver(messages: Message[]): void {
-    for (const message of messages) {
+  private deliver(handovers: Handover[]): void {
+    for (const handover of handovers) {
       // A listener may have left the room (or closed the client) meanwhile.
       if (this.gone) return;
-      this.link.tell('message', message);
+      if (handover.kind === 'message') this.link.tell('message', handover.message);
+      else this.link.tell('skipped', handover.skipped);
     }
     this.checkGap();
   }

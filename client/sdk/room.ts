@@ -1,4 +1,5 @@
 import type { Message } from '../../protocol';
+import type { SkippedEvent } from './types';
 
 /**
  * How many out-of-order messages a room holds while it waits for a gap to
@@ -6,6 +7,9 @@ import type { Message } from '../../protocol';
  * fills the gap pages on to the newest message, so they come back that way.
  */
 const MAX_PENDING = 1000;
+
+/** What a room hands the application, in order: each is one event of `ParleyClient`. */
+export type Handover = { kind: 'message'; message: Message } | { kind: 'skipped'; skipped: SkippedEvent };
 
 /**
  * One room's ordering state: the last `seq` handed to the application and
@@ -34,10 +38,10 @@ export class RoomState {
   }
 
   /**
-   * Takes one message; answers the messages that may now be handed over,
-   * in order (none if it is a repeat or came early).
+   * Takes one message; answers what may now be handed over, in order (none
+   * if it is a repeat or came early).
    */
-  offer(message: Message): Message[] {
+  offer(message: Message): Handover[] {
     if (this.lastSeq !== undefined && message.seq <= this.lastSeq) return [];
     if (this.early.size < MAX_PENDING) this.early.set(message.seq, message);
     return this.drain();
@@ -47,7 +51,7 @@ export class RoomState {
    * Takes the answer of a join without `since`: the latest page starts the
    * sequence. Early messages that it covers are dropped as repeats.
    */
-  begin(messages: Message[], hasOlder: boolean, roomSeq: number): Message[] {
+  begin(messages: Message[], hasOlder: boolean, roomSeq: number): Handover[] {
     if (messages.length > 0) {
       this.lastSeq = messages[0].seq - 1;
       this.oldestSeq = messages[0].seq;
@@ -64,14 +68,25 @@ export class RoomState {
    * Takes a page read from the store of what follows `lastSeq` (a join with
    * `since`, or `room:history` with `after`). The store's pages are
    * contiguous, so seqs missing before the page's first message no longer
-   * exist (history trimmed): the sequence skips them instead of waiting.
+   * exist (history trimmed): the sequence skips them instead of waiting,
+   * each run of them told once as `skipped`. Early messages among them are
+   * handed over in their place.
    */
-  offerPage(messages: Message[]): Message[] {
+  offerPage(messages: Message[]): Handover[] {
+    const out: Handover[] = [];
     const first = messages[0];
     if (first && this.lastSeq !== undefined && first.seq > this.lastSeq + 1) {
-      this.lastSeq = first.seq - 1;
+      const held = [...this.early.keys()].filter((seq) => seq < first.seq).sort((a, b) => a - b);
+      for (const next of [...held, first.seq]) {
+        if (next > this.lastSeq + 1) {
+          out.push({ kind: 'skipped', skipped: { room: this.name, from: this.lastSeq + 1, to: next - 1 } });
+          this.lastSeq = next - 1;
+        }
+        out.push(...this.drain());
+      }
     }
-    return messages.flatMap((m) => this.offer(m));
+    for (const message of messages) out.push(...this.offer(message));
+    return out;
   }
 
   /** Notes a page read with `before`, for the next `loadOlder`. */
@@ -81,16 +96,17 @@ export class RoomState {
   }
 
   /** Hands over what continues the sequence; forgets early messages made repeats. */
-  private drain(): Message[] {
+  private drain(): Handover[] {
     if (this.lastSeq === undefined) return [];
-    const out: Message[] = [];
+    const from = this.lastSeq + 1;
+    const out: Handover[] = [];
     for (let next = this.early.get(this.lastSeq + 1); next; next = this.early.get(this.lastSeq + 1)) {
       this.early.delete(next.seq);
       this.lastSeq = next.seq;
-      out.push(next);
+      out.push({ kind: 'message', message: next });
     }
     for (const seq of this.early.keys()) if (seq <= this.lastSeq) this.early.delete(seq);
-    if (out.length > 0 && this.oldestSeq === undefined) this.oldestSeq = out[0].seq;
+    if (out.length > 0 && this.oldestSeq === undefined) this.oldestSeq = from;
     return out;
   }
 }

@@ -69,6 +69,17 @@ export interface OlderPage {
   hasMore: boolean;
 }
 
+/**
+ * Messages of a room that the server no longer keeps (history is trimmed to
+ * its last `HISTORY_MAX`), jumped over while this client was away: `from`
+ * and `to` are the first and last missing `seq`, inclusive.
+ */
+export interface SkippedEvent {
+  room: string;
+  from: number;
+  to: number;
+}
+
 /** The events of a `ParleyClient`; each listener takes one argument. */
 export type ParleyClientEvents = {
   /** The connection status changed. */
@@ -77,6 +88,14 @@ export type ParleyClientEvents = {
   session: (session: SessionEvent) => void;
   /** The next message of a joined room: in `seq` order per room, each once. */
   message: (message: Message) => void;
+  /**
+   * The sequence of a room jumped over messages that were trimmed from
+   * history before this client could have them (it was away for more than
+   * `HISTORY_MAX` messages): they will never be handed over. Told once per
+   * skip, in the place of the missing messages: after the `message` before
+   * them and before the one after them.
+   */
+  skipped: (event: SkippedEvent) => void;
   /** A room's join, or re-join after a reconnect, completed: every message up to `seq` was handed over. */
   joined: (info: JoinInfo) => void;
   /** A room's member list changed (join answers and presence). */

@@ -2,7 +2,8 @@ import { CLIENT_ID_PATTERN } from '../../protocol';
 import { backoffDelay } from '../../client/sdk/backoff';
 import { randomId } from '../../client/sdk/ids';
 import { RoomPresence } from '../../client/sdk/presence';
-import type { PresenceEvent } from '../../protocol';
+import { RoomState, type Handover } from '../../client/sdk/room';
+import type { Message, PresenceEvent } from '../../protocol';
 
 const presence = (event: 'join' | 'leave', id: string, version: number): PresenceEvent => ({
   room: 'lobby',
@@ -12,6 +13,9 @@ const presence = (event: 'join' | 'leave', id: string, version: number): Presenc
   version,
 });
 const memberIds = (p: RoomPresence) => p.members.map((u) => u.id);
+const message = (seq: number): Message => ({ id: `m${seq}`, room: 'lobby', seq, clientId: `c${seq}`, user: { id: 'ada', name: 'ada' }, text: `${seq}`, ts: 0 });
+/** A handover as a seq, or `from-to` for a skip. */
+const told = (handovers: Handover[]) => handovers.map((h) => (h.kind === 'message' ? h.message.seq : `${h.skipped.from}-${h.skipped.to}`));
 
 describe('SDK parts', () => {
   it('makes clientIds the server accepts, different every time', () => {
@@ -25,6 +29,23 @@ describe('SDK parts', () => {
     const options = { baseMs: 100, maxMs: 1000 };
     expect([1, 2, 3, 4, 5, 9].map((n) => backoffDelay(n, options, () => 0))).toEqual([50, 100, 200, 400, 500, 500]);
     expect([1, 2, 3, 4, 5, 9].map((n) => backoffDelay(n, options, () => 1))).toEqual([100, 200, 400, 800, 1000, 1000]);
+  });
+
+  it('skips seqs trimmed from history once each, handing over the early messages it holds among them in their place', () => {
+    const state = new RoomState('lobby');
+    expect(state.begin([], false, 10)).toEqual([]);
+    // 15 and 40 came live, early; then a read after 10 starts at 30: 11..29 are no longer kept.
+    expect(state.offer(message(15))).toEqual([]);
+    expect(state.offer(message(40))).toEqual([]);
+    expect(told(state.offerPage([message(30), message(31)]))).toEqual(['11-14', 15, '16-29', 30, 31]);
+    expect(state.hasGap).toBe(true);
+    // A page that continues the sequence skips nothing; 40 follows it.
+    expect(told(state.offerPage(Array.from({ length: 8 }, (_, i) => message(32 + i))))).toEqual([32, 33, 34, 35, 36, 37, 38, 39, 40]);
+    expect(state.hasGap).toBe(false);
+    // Repeats and an empty page tell nothing.
+    expect(state.offerPage([message(39), message(40)])).toEqual([]);
+    expect(state.offerPage([])).toEqual([]);
+    expect(state.lastSeq).toBe(40);
   });
 
   it('keeps a member list in version order, whatever order events and answers come in', () => {

@@ -2,7 +2,17 @@ import { createMemoryBackend } from '../../server/backend';
 import { collect, waitFor } from '../helpers/events';
 import { startServer } from '../helpers/server';
 import { dropConnection, handshakeGate, sdkClient, seqs, storeQuietly } from './sdk';
-import type { JoinInfo } from '../../client/sdk';
+import type { JoinInfo, ParleyClient, SkippedEvent } from '../../client/sdk';
+
+/** What `client` hands over from now on, in order: the seq of each message, and each skip. */
+function handovers(client: ParleyClient): Array<number | SkippedEvent> {
+  const items: Array<number | SkippedEvent> = [];
+  client.on('message', (message) => items.push(message.seq));
+  client.on('skipped', (skipped) => items.push(skipped));
+  return items;
+}
+
+const range = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => from + i);
 
 describe('SDK across reconnects', () => {
   it('re-joins with since after the transport drops and hands over what it missed, once, in order', async () => {
@@ -72,6 +82,50 @@ describe('SDK across reconnects', () => {
     await alice.send('lobby', 'live');
     await seen.until(11);
     expect(seqs(seen.items)).toEqual([21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31]);
+  });
+
+  it('tells skipped with exactly what history no longer keeps after a long absence, then the kept messages, once each', async () => {
+    // The smallest HISTORY_MAX a deployment may set.
+    const server = await startServer({ historyMax: 100 });
+    const gate = handshakeGate(server, 'bob');
+    const bob = sdkClient(server.url, 'bob');
+    const alice = sdkClient(server.url, 'alice');
+    await Promise.all([bob.join('lobby'), alice.join('lobby')]);
+    const seen = collect(bob, 'message');
+    const handed = handovers(bob);
+    await alice.send('lobby', 'one');
+    await alice.send('lobby', 'two');
+    await seen.until(2);
+
+    gate.hold();
+    const rejoined = waitFor<JoinInfo>(bob, 'joined', (info) => info.rejoin);
+    await dropConnection(server, bob);
+    // 3..252 stored while bob is away; the server keeps 153..252.
+    for (let i = 3; i <= 252; i++) await storeQuietly(server, 'lobby', `m${i}`);
+    gate.release();
+
+    expect((await rejoined).seq).toBe(252);
+    await alice.send('lobby', 'live');
+    await seen.until(103);
+    expect(handed).toEqual([1, 2, { room: 'lobby', from: 3, to: 152 }, ...range(153, 253)]);
+  });
+
+  it('tells skipped when a live message leads to a gap that history was trimmed past', async () => {
+    const server = await startServer({ historyMax: 100 });
+    const bob = sdkClient(server.url, 'bob');
+    await bob.join('lobby');
+    const seen = collect(bob, 'message');
+    const handed = handovers(bob);
+    // 1..150 stored without a broadcast.
+    for (let i = 1; i <= 150; i++) await storeQuietly(server, 'lobby', `m${i}`);
+    const alice = sdkClient(server.url, 'alice');
+    await alice.join('lobby');
+    // 151 comes live and early, and the server now keeps 52..151: the gap before it is read from history.
+    await alice.send('lobby', 'live');
+    await seen.until(100);
+    await alice.send('lobby', 'next');
+    await seen.until(101);
+    expect(handed).toEqual([{ room: 'lobby', from: 1, to: 51 }, ...range(52, 152)]);
   });
 
   it('comes back to an instance restarted on the same port, with what was stored meanwhile and what it sent meanwhile', async () => {
