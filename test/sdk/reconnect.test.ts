@@ -1,7 +1,7 @@
 import { createMemoryBackend } from '../../server/backend';
 import { collect, waitFor } from '../helpers/events';
 import { startServer } from '../helpers/server';
-import { dropConnection, handshakeGate, sdkClient, seqs, storeQuietly } from './sdk';
+import { awayWhile, dropConnection, handshakeGate, sdkClient, seqs, storeQuietly } from './sdk';
 import type { JoinInfo, ParleyClient, SkippedEvent } from '../../client/sdk';
 
 /** What `client` hands over from now on, in order: the seq of each message, and each skip. */
@@ -51,14 +51,11 @@ describe('SDK across reconnects', () => {
     await bob.join('lobby');
     const seen = collect(bob, 'message');
 
-    gate.hold();
-    const rejoined = waitFor<JoinInfo>(bob, 'joined', (info) => info.rejoin);
-    await dropConnection(server, bob);
-    // More than a join with `since` answers (500) and a history page (100).
-    for (let i = 1; i <= 777; i++) await storeQuietly(server, 'lobby', `m${i}`);
-    gate.release();
-
-    expect((await rejoined).seq).toBe(777);
+    const rejoined = await awayWhile(server, gate, bob, 'lobby', async () => {
+      // More than a join with `since` answers (500) and a history page (100).
+      for (let i = 1; i <= 777; i++) await storeQuietly(server, 'lobby', `m${i}`);
+    });
+    expect(rejoined.seq).toBe(777);
     expect(seqs(seen.items)).toEqual(Array.from({ length: 777 }, (_, i) => i + 1));
   });
 
@@ -69,14 +66,11 @@ describe('SDK across reconnects', () => {
     await bob.join('lobby');
     const seen = collect(bob, 'message');
 
-    gate.hold();
-    const rejoined = waitFor<JoinInfo>(bob, 'joined', (info) => info.rejoin);
-    await dropConnection(server, bob);
-    for (let i = 1; i <= 30; i++) await storeQuietly(server, 'lobby', `m${i}`);
-    gate.release();
-
+    const rejoined = await awayWhile(server, gate, bob, 'lobby', async () => {
+      for (let i = 1; i <= 30; i++) await storeQuietly(server, 'lobby', `m${i}`);
+    });
     // 1..20 were trimmed from history: the sequence resumes at the oldest kept.
-    expect((await rejoined).seq).toBe(30);
+    expect(rejoined.seq).toBe(30);
     const alice = sdkClient(server.url, 'alice');
     await alice.join('lobby');
     await alice.send('lobby', 'live');
@@ -97,14 +91,11 @@ describe('SDK across reconnects', () => {
     await alice.send('lobby', 'two');
     await seen.until(2);
 
-    gate.hold();
-    const rejoined = waitFor<JoinInfo>(bob, 'joined', (info) => info.rejoin);
-    await dropConnection(server, bob);
-    // 3..252 stored while bob is away; the server keeps 153..252.
-    for (let i = 3; i <= 252; i++) await storeQuietly(server, 'lobby', `m${i}`);
-    gate.release();
-
-    expect((await rejoined).seq).toBe(252);
+    const rejoined = await awayWhile(server, gate, bob, 'lobby', async () => {
+      // 3..252 stored while bob is away; the server keeps 153..252.
+      for (let i = 3; i <= 252; i++) await storeQuietly(server, 'lobby', `m${i}`);
+    });
+    expect(rejoined.seq).toBe(252);
     await alice.send('lobby', 'live');
     await seen.until(103);
     expect(handed).toEqual([1, 2, { room: 'lobby', from: 3, to: 152 }, ...range(153, 253)]);

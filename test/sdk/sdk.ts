@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { ParleyClient, type Message, type ParleyClientOptions } from '../../client/sdk';
+import { ParleyClient, type JoinInfo, type Message, type ParleyClientOptions } from '../../client/sdk';
 import { defer } from '../helpers/cleanup';
 import { waitFor } from '../helpers/events';
 import type { TestServer } from '../helpers/server';
@@ -83,4 +83,24 @@ export async function dropConnection(server: TestServer, client: ParleyClient): 
   const gone = sockets.map((s) => waitFor(s, 'disconnect'));
   for (const s of sockets) s.conn.close();
   await Promise.all([...gone, noticed]);
+}
+
+/**
+ * Keeps `client` away while `meanwhile` runs: its transport dropped, its
+ * handshakes held by `gate`; then lets it back, and resolves with its
+ * re-join of `room` (with what was stored meanwhile handed over).
+ */
+export async function awayWhile(
+  server: TestServer,
+  gate: ReturnType<typeof handshakeGate>,
+  client: ParleyClient,
+  room: string,
+  meanwhile: () => Promise<void>,
+): Promise<JoinInfo> {
+  gate.hold();
+  const rejoined = waitFor<JoinInfo>(client, 'joined', (info) => info.room === room && info.rejoin);
+  await dropConnection(server, client);
+  await meanwhile();
+  gate.release();
+  return rejoined;
 }
