@@ -126,8 +126,7 @@ export class ParleyClient extends Emitter<ParleyClientEvents> {
     const sync = this.rooms.get(room);
     if (!sync) return;
     this.forget(sync, new ParleyError('closed', `left ${room}`), new ParleyError('not_joined', `left ${room}`));
-    // A failure needs nothing more: a connection that dropped left the room with it.
-    await this.connection.request('room:leave', { room }).catch(() => undefined);
+    await sync.leaveOnServer();
   }
 
   /** The rooms joined (or being joined), in the order they were joined. */

@@ -18,7 +18,7 @@ type ParleySocket = Socket<ServerToClientEvents, ClientToServerEvents>;
 /** The client-to-server events that the SDK sends with an ack, waiting for the answer. */
 export type RequestEvent = 'room:join' | 'room:leave' | 'message:send' | 'room:history';
 /** The client-to-server events that the SDK sends without waiting for an answer. */
-export type NoticeEvent = 'room:leave' | 'typing';
+export type NoticeEvent = 'typing';
 export type PayloadOf<E extends keyof ClientToServerEvents> = Parameters<ClientToServerEvents[E]>[0];
 export type AnswerOf<E extends RequestEvent> = NonNullable<Parameters<ClientToServerEvents[E]>[1]> extends Ack<infer T> ? T : never;
 
@@ -144,7 +144,7 @@ export class Connection extends Emitter<ConnectionEvents> {
 
   /**
    * Emits an event that wants no answer. Dropped while disconnected, like a
-   * request: what it says (typing, leaving a room) is stale by the reconnect.
+   * request: what it says (typing) is stale by the reconnect.
    */
   notify<E extends NoticeEvent>(event: E, payload: PayloadOf<E>): void {
     if (!this.socket.connected) return;

@@ -159,8 +159,16 @@ export class RoomSync {
     this.rejectWaiting(error);
   }
 
+  /** Leaves the room on the server; a failure needs nothing more: a connection that dropped left the room with it. */
+  leaveOnServer(): Promise<void> {
+    return this.link.connection.request('room:leave', { room: this.room }).then(
+      () => undefined,
+      () => undefined,
+    );
+  }
+
   /** The room as a UI draws it. */
-  info(rejoin: boolean): JoinInfo {
+  private info(rejoin: boolean): JoinInfo {
     const { state } = this;
     return { room: this.room, seq: state.lastSeq ?? 0, members: [...this.presence.members], hasOlder: state.hasOlder, rejoin };
   }
@@ -191,7 +199,7 @@ export class RoomSync {
   private async requestJoin(): Promise<Ok<JoinAnswer> | undefined> {
     const payload = (): JoinPayload => (this.state.lastSeq === undefined ? { room: this.room } : { room: this.room, since: this.state.lastSeq });
     // Left while the join was in flight: undo it on the server.
-    const late = () => this.link.connection.notify('room:leave', { room: this.room });
+    const late = () => void this.leaveOnServer();
     try {
       return await this.request('room:join', payload, late);
     } catch (err) {
