@@ -36,6 +36,10 @@ export interface ClusterOptions {
   logDir?: string;
   /** Called with every output line of every process, with the process's name. */
   onLine?: (source: string, line: string) => void;
+  /** What every instance runs instead of the Parley server (see `InstanceOptions.entry`). */
+  entry?: string;
+  /** Options for node in every instance (see `InstanceOptions.nodeArgs`). */
+  nodeArgs?: string[];
 }
 
 export interface Cluster {
@@ -101,6 +105,8 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
           inheritEnv: options.inheritEnv,
           logFile: logFile(instanceId),
           onLine: lines(instanceId),
+          entry: options.entry,
+          nodeArgs: options.nodeArgs,
         });
       }),
     );

@@ -38,6 +38,15 @@ export interface InstanceOptions {
   logFile?: string;
   /** Called with every line the instance writes, stdout and stderr. */
   onLine?: (line: string) => void;
+  /**
+   * The script to run instead of the Parley server (the load tester's relay
+   * uses the same launcher). It must print `<Name> is running at
+   * http://host:port` once it listens and answer `/readyz`.
+   * @default serverEntry()
+   */
+  entry?: string;
+  /** Options for node before the script, e.g. `['--inspect=127.0.0.1:0']`. @default [] */
+  nodeArgs?: string[];
 }
 
 /** A running instance process. */
@@ -215,7 +224,7 @@ let counter = 0;
  * ready in time (and kills it then).
  */
 export async function startInstance(options: InstanceOptions = {}): Promise<Instance> {
-  const entry = serverEntry();
+  const entry = options.entry ?? serverEntry();
   if (!fs.existsSync(entry)) throw new Error(`${entry} is missing: run \`npm run build\` first`);
   const host = options.host ?? '127.0.0.1';
   const instanceId = options.env?.INSTANCE_ID ?? `parley-${process.pid}-${++counter}`;
@@ -228,7 +237,7 @@ export async function startInstance(options: InstanceOptions = {}): Promise<Inst
   }
   Object.assign(env, { PORT: String(options.port ?? 0), HOST: host, INSTANCE_ID: instanceId });
 
-  const child = spawn(process.execPath, [entry], {
+  const child = spawn(process.execPath, [...(options.nodeArgs ?? []), entry], {
     cwd: repoRoot(),
     env,
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -245,7 +254,7 @@ export async function startInstance(options: InstanceOptions = {}): Promise<Inst
     await pollUntil(
       `instance ${instanceId} to listen`,
       async () => {
-        const banner = /Parley is running at http:\/\/[^\s:]+:(\d+)/.exec(output.toString());
+        const banner = /\b[A-Z]\w* is running at http:\/\/[^\s:]+:(\d+)/.exec(output.toString());
         if (banner) port = Number(banner[1]);
         return banner !== null;
       },
