@@ -1,228 +1,111 @@
 /**
- * Load test: rooms of members on one or more instances, a steady rate of
- * sends, and what a user would notice: send-ack latency, fan-out latency
- * (send to each member's delivery), deliveries per second, lost and repeated
- * deliveries, and the CPU each instance used.
+ * `npm run loadtest -- [profile] [options]`: Parley under load, counted by
+ * what every client received, against a cluster started here or a running
+ * service, alone or alternating with the bare relay (bench/relay).
  *
- *   npm run loadtest -- --instances 2 --rooms 20 --members 25 --rate 200 --duration 20
- *   npm run loadtest -- --memory ...        one in-memory instance (no Redis)
- *   npm run loadtest -- --url http://a,http://b ...   instances already running (LIMITS=off)
- *
- * It warms the servers up first (a cold Node server is much slower than a
- * warmed one) and measures only after. Clients speak the wire protocol over
- * `ws` (see wire.ts) so that the generator stays cheap.
+ * Module map (bench/loadtest/): options (flags, profiles), target (start or
+ * reach the service), fleet (clients connect and join), drive (a phase of
+ * traffic), tally (counting per receiver and sender), search (--find-max),
+ * resources (CPU, memory), heap (after a full GC, over the inspector),
+ * redis-traffic (bytes each instance receives from Redis), report (figures,
+ * table, JSON), progress (bar or lines). Clients speak the wire protocol
+ * over `ws` (bench/wire.ts) so that the generator stays cheap.
  */
 import fs from 'node:fs';
-import { performance } from 'node:perf_hooks';
-import { parseArgs } from 'node:util';
-import type { Message } from '../protocol';
-import { startCluster, type Cluster } from '../scripts/topology/cluster';
-import { startInstance, type Instance } from '../scripts/topology/instance';
-import { WireSocket } from './wire';
+import { parseOptions, USAGE, UsageError, type Options } from './loadtest/options';
+import { createProgress, type Progress } from './loadtest/progress';
+import { compare, jsonReport, notes, table } from './loadtest/report';
+import { runOnce, running, type RunResult } from './loadtest/run';
 
-const { values: args } = parseArgs({
-  options: {
-    instances: { type: 'string', default: '2' },
-    memory: { type: 'boolean', default: false },
-    url: { type: 'string' },
-    rooms: { type: 'string', default: '20' },
-    members: { type: 'string', default: '25' },
-    rate: { type: 'string', default: '200' },
-    duration: { type: 'string', default: '20' },
-    warmup: { type: 'string', default: '5' },
-    json: { type: 'string' },
-  },
-});
-
-const rooms = positive('rooms');
-const members = positive('members');
-const rate = positive('rate');
-const durationS = positive('duration');
-const warmupS = Number(args.warmup);
-
-function positive(name: keyof typeof args): number {
-  const n = Number(args[name]);
-  if (!Number.isFinite(n) || n <= 0) throw new Error(`--${name} must be a positive number`);
-  return n;
-}
-
-interface Stats {
-  sent: number;
-  acked: number;
-  failed: number;
-  expected: number;
-  delivered: number;
-  repeats: number;
-  ackMs: number[];
-  fanoutMs: number[];
-}
-
-const newStats = (): Stats => ({ sent: 0, acked: 0, failed: 0, expected: 0, delivered: 0, repeats: 0, ackMs: [], fanoutMs: [] });
-
-async function main(): Promise<void> {
-  let cluster: Cluster | undefined;
-  let single: Instance | undefined;
-  let urls: string[];
-  const env = { LIMITS: 'off', LOG_LEVEL: 'warn' };
-  if (args.url) {
-    urls = args.url.split(',');
-  } else if (args.memory) {
-    single = await startInstance({ env, inheritEnv: false });
-    urls = [single.url];
-  } else {
-    cluster = await startCluster({ instances: positive('instances'), balancer: false, inheritEnv: false, env });
-    urls = cluster.instances.map((i) => i.url);
-  }
-  const pids = single ? [single.pid] : (cluster?.instances.map((i) => i.pid) ?? []);
-  process.stdout.write(
-    `target: ${args.memory ? 'one in-memory instance' : `${urls.length} instance(s)`}; ` +
-      `${rooms} rooms x ${members} members, ${rate} msg/s, warm-up ${warmupS} s, measure ${durationS} s\n`,
-  );
-
+async function main(argv: string[]): Promise<number> {
+  let options: Options;
   try {
-    // Members, spread over the instances round-robin; the first of each room sends.
-    let stats = newStats();
-    const sentAt = new Map<string, number>();
-    const sockets: WireSocket[] = [];
-    const senders: Array<{ socket: WireSocket; room: string }> = [];
-    let n = 0;
-    for (let r = 0; r < rooms; r++) {
-      const room = `load-${r}`;
-      const joins: Promise<void>[] = [];
-      for (let m = 0; m < members; m++) {
-        const url = urls[n++ % urls.length];
-        const name = `u${r}-${m}`;
-        joins.push(
-          WireSocket.connect(url, { name }).then(async (socket) => {
-            sockets.push(socket);
-            const seen = new Set<number>();
-            socket.onMessage = (msg: Message) => {
-              if (seen.has(msg.seq)) {
-                stats.repeats++;
-                return;
-              }
-              seen.add(msg.seq);
-              const t = sentAt.get(msg.clientId);
-              if (t === undefined) return; // from before this phase
-              stats.delivered++;
-              stats.fanoutMs.push(performance.now() - t);
-            };
-            const answer = await socket.emit('room:join', { room });
-            if (!answer.ok) throw new Error(`join ${room}: ${answer.error.code}`);
-            if (m === 0) senders.push({ socket, room });
-          }),
-        );
-      }
-      await Promise.all(joins);
+    const parsed = parseOptions(argv);
+    if (parsed === 'help') {
+      process.stdout.write(`${USAGE}\n`);
+      return 0;
     }
-
-    let counter = 0;
-    const runPhase = async (seconds: number): Promise<{ stats: Stats; wallS: number; cpu: number[]; genCpuS: number }> => {
-      stats = newStats();
-      sentAt.clear();
-      const cpu0 = pids.map(cpuSeconds);
-      const gen0 = process.cpuUsage();
-      const t0 = performance.now();
-      const pending: Promise<void>[] = [];
-      let credit = 0;
-      let last = t0;
-      await new Promise<void>((resolve) => {
-        const timer = setInterval(() => {
-          const now = performance.now();
-          credit += ((now - last) / 1000) * rate;
-          last = now;
-          for (; credit >= 1; credit--) {
-            const sender = senders[counter % senders.length];
-            const clientId = `c${++counter}`;
-            const started = performance.now();
-            sentAt.set(clientId, started);
-            stats.sent++;
-            pending.push(
-              sender.socket.emit('message:send', { room: sender.room, text: `load ${counter}`, clientId }).then((answer) => {
-                if (answer.ok) {
-                  stats.acked++;
-                  stats.expected += members;
-                  stats.ackMs.push(performance.now() - started);
-                } else stats.failed++;
-              }),
-            );
-          }
-          if (now - t0 >= seconds * 1000) {
-            clearInterval(timer);
-            resolve();
-          }
-        }, 5);
-      });
-      await Promise.all(pending);
-      // Give the last deliveries time to land, then count what is missing.
-      const deadline = performance.now() + 5000;
-      while (stats.delivered < stats.expected && performance.now() < deadline) await new Promise((r) => setTimeout(r, 20));
-      const wallS = (performance.now() - t0) / 1000;
-      const gen = process.cpuUsage(gen0);
-      return {
-        stats,
-        wallS,
-        cpu: pids.map((pid, i) => (cpuSeconds(pid) - cpu0[i]) / wallS),
-        genCpuS: (gen.user + gen.system) / 1e6 / wallS,
-      };
-    };
-
-    if (warmupS > 0) await runPhase(warmupS);
-    const { stats: s, wallS, cpu, genCpuS } = await runPhase(durationS);
-    const result = {
-      rooms,
-      members,
-      rateTarget: rate,
-      instances: args.memory ? 'memory' : urls.length,
-      sent: s.sent,
-      acked: s.acked,
-      failed: s.failed,
-      sendsPerSec: round(s.acked / durationS),
-      deliveriesPerSec: round(s.delivered / durationS),
-      lost: s.expected - s.delivered,
-      repeats: s.repeats,
-      ackMs: percentiles(s.ackMs),
-      fanoutMs: percentiles(s.fanoutMs),
-      instanceCpu: cpu.map(round),
-      generatorCpu: round(genCpuS),
-      wallS: round(wallS),
-    };
-    process.stdout.write(
-      `sends/s ${result.sendsPerSec}  deliveries/s ${result.deliveriesPerSec}  lost ${result.lost}  repeats ${result.repeats}  failed ${result.failed}\n` +
-        `ack ms     p50 ${result.ackMs.p50}  p95 ${result.ackMs.p95}  p99 ${result.ackMs.p99}  max ${result.ackMs.max}\n` +
-        `fan-out ms p50 ${result.fanoutMs.p50}  p95 ${result.fanoutMs.p95}  p99 ${result.fanoutMs.p99}  max ${result.fanoutMs.max}\n` +
-        `cpu (cores) instances ${result.instanceCpu.join(' ')}  generator ${result.generatorCpu}\n`,
-    );
-    if (args.json) fs.writeFileSync(args.json, JSON.stringify(result, null, 2) + '\n');
-    for (const socket of sockets) socket.close();
-    if (result.lost > 0 || result.failed > 0) process.exitCode = 1;
-  } finally {
-    await cluster?.stop();
-    await single?.stop();
+    options = parsed;
+  } catch (err) {
+    if (!(err instanceof UsageError)) throw err;
+    process.stderr.write(`loadtest: ${err.message}\n\n${USAGE}\n`);
+    return 2;
   }
+  const progress = createProgress(process.stderr, !options.progress || !process.stderr.isTTY);
+  stopOnSignals(progress);
+  warnAboutFileLimit(options, progress);
+
+  const parley: RunResult[] = [];
+  const relay: RunResult[] = [];
+  const first = options.target;
+  // Alternating, so that both see the same noise of a shared machine.
+  for (let run = 1; run <= options.runs; run++) {
+    (first === 'parley' ? parley : relay).push(await runOnce(first, options, progress, run));
+    if (options.compare) relay.push(await runOnce('relay', options, progress, run));
+  }
+  progress.stop();
+
+  const results = [...parley, ...relay];
+  const problems = results.flatMap((r) => r.problems.map((p) => `${r.target} run ${r.run}: ${p}`));
+  process.stdout.write(`\n${profileLine(options)}\n\n${table(compare(parley, relay.length ? relay : undefined), options.runs)}\n\n`);
+  for (const line of notes(results)) process.stdout.write(`${line}\n`);
+  if (options.json) {
+    fs.writeFileSync(options.json, `${JSON.stringify(jsonReport(options, argv, parley, relay.length ? relay : undefined, problems), null, 2)}\n`);
+    process.stdout.write(`\nJSON written to ${options.json}\n`);
+  }
+  if (problems.length > 0) {
+    process.stdout.write(`\nFAILED:\n${problems.map((p) => `  ${p}`).join('\n')}\n`);
+    return 1;
+  }
+  process.stdout.write('\nOK: nothing lost, repeated, refused or unanswered.\n');
+  return 0;
 }
 
-/** CPU seconds (user + system) a process has used, from /proc (0 elsewhere). */
-function cpuSeconds(pid: number): number {
+function profileLine(o: Options): string {
+  const load = o.rate > 0 ? `${o.senders === 'all' ? 'every member' : `${o.senders} per room`} sending ${o.rate} msg/s, warm-up ${o.warmup} s, ${o.duration} s measured` : 'nothing sent';
+  return `${o.profile}${o.findMax ? ' --find-max' : ''}: ${o.clients} clients in ${o.rooms} rooms, ${load}${o.compare ? ', alternating with the relay' : ''}`;
+}
+
+/**
+ * Ctrl-C or SIGTERM: stop every process started here (instances drain, then
+ * HAProxy, then Redis) and exit 130; a second signal kills them at once.
+ * Whatever way the process exits, nothing it started outlives it.
+ */
+function stopOnSignals(progress: Progress): void {
+  let stopping = false;
+  const onSignal = (signal: NodeJS.Signals) => {
+    progress.stop();
+    if (stopping) {
+      for (const target of running) target.kill();
+      process.exit(130);
+    }
+    stopping = true;
+    process.stderr.write(`\nloadtest: ${signal}: stopping what was started ...\n`);
+    void Promise.allSettled([...running].map((t) => t.stop())).then(() => process.exit(130));
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  process.on('exit', () => {
+    for (const target of running) target.kill();
+  });
+}
+
+/** Every client is a socket of this process: say so before connecting past the open-files limit. */
+function warnAboutFileLimit(options: Options, progress: Progress): void {
   try {
-    const fields = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-    return (Number(fields[11]) + Number(fields[12])) / 100;
+    const limit = Number(/Max open files\s+(\d+)/.exec(fs.readFileSync('/proc/self/limits', 'utf8'))?.[1]);
+    if (limit && options.clients + 100 > limit) {
+      progress.line(`warning: ${options.clients} clients need more open files than this shell allows (ulimit -n ${limit}): raise it (ulimit -n ${options.clients * 2 + 1000})`);
+    }
   } catch {
-    return 0;
+    // Not Linux: nothing to read.
   }
 }
 
-function percentiles(values: number[]) {
-  const v = [...values].sort((a, b) => a - b);
-  const at = (q: number) => (v.length ? round(v[Math.min(v.length - 1, Math.floor(q * v.length))]) : 0);
-  return { p50: at(0.5), p95: at(0.95), p99: at(0.99), max: v.length ? round(v[v.length - 1]) : 0 };
-}
-
-function round(n: number): number {
-  return Math.round(n * 100) / 100;
-}
-
-main().catch((err) => {
-  process.stderr.write(`loadtest: ${(err as Error).stack ?? err}\n`);
-  process.exit(1);
-});
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (err) => {
+    process.stderr.write(`loadtest: ${(err as Error).stack ?? err}\n`);
+    process.exit(1);
+  },
+);
