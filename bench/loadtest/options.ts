@@ -222,7 +222,7 @@ export function parseOptions(argv: string[]): Options | 'help' {
     redisUrl,
     metricsUrls: urls('metrics', v.metrics),
     findMax: v['find-max'] ?? false,
-    p99LimitMs: number('p99-limit', v['p99-limit'], 250, { min: 1 }),
+    p99LimitMs: number('p99-limit', v['p99-limit'], 250),
     maxSteps: number('max-steps', v['max-steps'], 10, { min: 1, whole: true }),
     ackTimeoutMs: number('ack-timeout', v['ack-timeout'], 10, { min: 0.1 }) * 1000,
     connectConcurrency: number('connect-concurrency', v['connect-concurrency'], profileName === 'connect-storm' ? clients : 200, { min: 1, whole: true }),

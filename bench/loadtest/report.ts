@@ -144,7 +144,7 @@ export function table(rows: ComparedFigure[], runs: number): string {
   const head = sides.map((s) => (runs > 1 ? `${s} (median of ${runs})` : s));
   const cells = rows.map((r) => {
     const line = [r.label, ...sides.map((s) => show(r[s], r.unit))];
-    if (sides.length === 2) line.push(r.ratio === undefined ? '' : `${r.ratio}x`);
+    if (sides.length === 2) line.push(r.ratio === undefined ? '' : `${r.ratio.toFixed(2)}x`);
     return line;
   });
   const header = ['', ...head, ...(sides.length === 2 ? ['parley / relay'] : [])];
@@ -167,6 +167,7 @@ export function notes(results: RunResult[]): string[] {
     for (const p of r.resources.processes) if (p.source === 'unavailable' || p.note) out.push(`${tag}: ${p.name}: ${p.source === 'unavailable' ? 'CPU/memory unavailable: ' : ''}${p.note ?? ''}`);
     if (r.redisTraffic.unavailable && r.traffic) out.push(`${tag}: traffic from Redis per instance unavailable: ${r.redisTraffic.unavailable}`);
     if ('unavailable' in r.heap && r.profile === 'idle') out.push(`${tag}: heap per connection unavailable: ${r.heap.unavailable}`);
+    if (r.findMax?.belowLimit) out.push(`${tag}: find-max: every rate tried was sustained; the highest is above ${r.findMax.steps.at(-1)?.rate} msg/s (raise --max-steps or --rate)`);
     for (const s of r.findMax?.steps ?? []) {
       out.push(`${tag}: find-max ${s.rate} msg/s -> ${s.deliveriesPerSec} deliveries/s, p99 ${s.p99Ms} ms: ${s.sustained ? 'sustained' : `not sustained (${s.why})`}`);
     }

@@ -23,6 +23,8 @@ export interface SearchResult {
   best?: PhaseFigures;
   steps: Step[];
   p99LimitMs: number;
+  /** No step failed: the highest sustainable rate is above the last one tried (raise --max-steps or --rate). */
+  belowLimit: boolean;
 }
 
 /** Why a phase does not count as sustained (undefined: it does). */
@@ -59,5 +61,5 @@ export async function findMax(
     rate = Math.max(1, Math.round(rate));
     if (steps.some((s) => s.rate === rate)) break;
   }
-  return { best, steps, p99LimitMs };
+  return { best, steps, p99LimitMs, belowLimit: failed === Infinity };
 }
