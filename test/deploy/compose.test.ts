@@ -23,6 +23,9 @@ interface ComposeService {
   healthcheck?: { test: string[] };
   stop_signal?: string;
   stop_grace_period?: string;
+  profiles?: string[];
+  entrypoint?: string[];
+  ulimits?: { nofile?: { soft: number; hard: number } };
 }
 interface Compose {
   services: Record<string, ComposeService>;
@@ -105,6 +108,25 @@ describe('docker-compose.yml', () => {
     expect(data).toBeDefined();
     expect(Object.keys(compose.volumes ?? {})).toContain('redis-data');
     expect(redis.healthcheck?.test.join(' ')).toMatch(/redis-cli ping/);
+  });
+
+  it('runs the load tester from the instances\' image against the balancer, only under the loadtest profile', () => {
+    const loadtest = compose.services.loadtest;
+    expect(loadtest.profiles).toEqual(['loadtest']);
+    expect(loadtest.image).toBe(instances[0][1].image);
+    const argv = [...(loadtest.entrypoint ?? []), ...(Array.isArray(loadtest.command) ? loadtest.command : [])];
+    // node directly, on the built entry point the image holds.
+    expect(argv.slice(0, 2)).toEqual(['node', 'dist/bench/loadtest.js']);
+    expect(fs.existsSync(path.join(root, argv[1]))).toBe(true);
+    const flag = (name: string) => argv[argv.indexOf(name) + 1];
+    expect(flag('--url')).toBe('http://balancer:8080');
+    expect(flag('--redis-url')).toBe('redis://redis:6379');
+    expect(flag('--metrics').split(',').sort()).toEqual(instances.map(([name]) => `http://${name}:3000`).sort());
+    expect(loadtest.depends_on?.balancer).toBeDefined();
+    // A socket per client, for thousands of clients.
+    expect(loadtest.ulimits?.nofile?.soft).toBeGreaterThanOrEqual(20_000);
+    // Per-address limits stay on unless LIMITS=off is given for a load test.
+    for (const [, service] of instances) expect(service.environment?.LIMITS).toBe(process.env.LIMITS || 'on');
   });
 
   it('publishes the balancer on 8080 with a config, rendered from the template, that names every instance', () => {
