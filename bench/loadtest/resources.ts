@@ -117,45 +117,36 @@ export class ResourceMonitor {
     const processes: ProcessFigures[] = [];
     const local = new Map(this.pids());
 
+    // /metrics URLs by the instance they answered for (a URL may be an instance behind a balancer).
+    const urlOf = new Map<string, string>();
+    for (const url of this.target.metricsUrls) {
+      const label = this.first.get(`metrics:${url}`)?.instanceLabel;
+      if (label) urlOf.set(label, url);
+    }
+    const used = new Set<string>();
+    const fromMetrics = async (name: string, url: string): Promise<ProcessFigures> => {
+      used.add(url);
+      const before = this.first.get(`metrics:${url}`);
+      const after = await metricsReading(url);
+      if (before?.cpuS === undefined || after?.cpuS === undefined) return { name, source: 'unavailable', note: `no /metrics at ${url}` };
+      if (before.instanceLabel !== after.instanceLabel) return { name, source: 'unavailable', note: `${url} answered for another instance at the end: a balancer? give the instances' own URLs` };
+      return { name, source: 'metrics', cpuCores: round((after.cpuS - before.cpuS) / wallS), rssBytes: after.rssBytes, heapUsedBytes: after.heapUsedBytes };
+    };
     for (const instance of this.target.instances) {
       const pid = local.get(instance.id);
-      const metricsUrl = this.target.metricsUrls.find((u) => u === instance.url);
-      if (pid) {
-        processes.push(this.fromProc(instance.id, pid, wallS));
-      } else if (metricsUrl) {
-        const before = this.first.get(`metrics:${metricsUrl}`);
-        const after = await metricsReading(metricsUrl);
-        if (before?.cpuS !== undefined && after?.cpuS !== undefined && before.instanceLabel === after.instanceLabel) {
-          processes.push({
-            name: instance.id,
-            source: 'metrics',
-            cpuCores: round((after.cpuS - before.cpuS) / wallS),
-            rssBytes: after.rssBytes,
-            heapUsedBytes: after.heapUsedBytes,
-          });
-        } else {
-          processes.push({ name: instance.id, source: 'unavailable', note: `no /metrics at ${metricsUrl}` });
-        }
-      } else {
+      const url = instance.url && this.target.metricsUrls.includes(instance.url) ? instance.url : urlOf.get(instance.id);
+      if (pid) processes.push(this.fromProc(instance.id, pid, wallS));
+      else if (url) processes.push(await fromMetrics(instance.id, url));
+      else {
         processes.push({
           name: instance.id,
           source: 'unavailable',
-          note: this.target.kind === 'relay' ? 'the relay has no /metrics and was not started here' : 'not started here and no --metrics URL for it',
+          note: this.target.kind === 'relay' ? 'the relay has no /metrics and was not started here' : 'not started here and no --metrics URL answers for it',
         });
       }
     }
-    // Instances behind a balancer, known only by their /metrics URLs.
-    for (const url of this.target.metricsUrls) {
-      if (this.target.instances.some((i) => i.url === url)) continue;
-      const before = this.first.get(`metrics:${url}`);
-      const after = await metricsReading(url);
-      const name = after?.instanceLabel ?? url;
-      if (before?.cpuS !== undefined && after?.cpuS !== undefined && before.instanceLabel === after.instanceLabel) {
-        processes.push({ name, source: 'metrics', cpuCores: round((after.cpuS - before.cpuS) / wallS), rssBytes: after.rssBytes, heapUsedBytes: after.heapUsedBytes });
-      } else {
-        processes.push({ name, source: 'unavailable', note: `no /metrics at ${url}` });
-      }
-    }
+    // /metrics of instances no client reached.
+    for (const url of this.target.metricsUrls) if (!used.has(url)) processes.push(await fromMetrics(this.first.get(`metrics:${url}`)?.instanceLabel ?? url, url));
 
     processes.push(await this.redisFigures(wallS));
     if (this.target.balancerPid) processes.push(this.fromProc('balancer', this.target.balancerPid, wallS));
