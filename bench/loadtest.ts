@@ -15,7 +15,7 @@ import fs from 'node:fs';
 import { parseOptions, USAGE, UsageError, type Options } from './loadtest/options';
 import { createProgress, type Progress } from './loadtest/progress';
 import { compare, jsonReport, notes, table } from './loadtest/report';
-import { runOnce, running, type RunResult } from './loadtest/run';
+import { runOnce, running, starting, type RunResult } from './loadtest/run';
 
 async function main(argv: string[]): Promise<number> {
   let options: Options;
@@ -81,7 +81,9 @@ function stopOnSignals(progress: Progress): void {
     }
     stopping = true;
     process.stderr.write(`\nloadtest: ${signal}: stopping what was started ...\n`);
-    void Promise.allSettled([...running].map((t) => t.stop())).then(() => process.exit(130));
+    // A cluster still starting is stopped once it has started (a failed start stops itself).
+    const started = [...starting].map((p) => p.then((t) => t.stop(), () => {}));
+    void Promise.allSettled([...[...running].map((t) => t.stop()), ...started]).then(() => process.exit(130));
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);

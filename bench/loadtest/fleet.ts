@@ -95,6 +95,7 @@ export class Fleet {
     if (balancerUrl && stickyCookie && instances.length > 0) {
       return { url: balancerUrl, headers: { cookie: `SERVERID=${instances[n % instances.length].id}` } };
     }
+    if (this.options.placement === 'room') throw new Error('--placement room needs the instances\' own URLs in --url (or a cluster started here)');
     if (balancerUrl) return { url: balancerUrl };
     throw new Error('no instance URL to place clients on');
   }

@@ -135,8 +135,15 @@ export class ResourceMonitor {
     for (const instance of this.target.instances) {
       const pid = local.get(instance.id);
       const url = instance.url && this.target.metricsUrls.includes(instance.url) ? instance.url : urlOf.get(instance.id);
-      if (pid) processes.push(this.fromProc(instance.id, pid, wallS));
-      else if (url) processes.push(await fromMetrics(instance.id, url));
+      if (pid) {
+        // /proc for CPU and RSS; /metrics, where it answers, adds the heap.
+        const figures = this.fromProc(instance.id, pid, wallS);
+        if (url) {
+          used.add(url);
+          figures.heapUsedBytes = (await metricsReading(url))?.heapUsedBytes;
+        }
+        processes.push(figures);
+      } else if (url) processes.push(await fromMetrics(instance.id, url));
       else {
         processes.push({
           name: instance.id,

@@ -75,11 +75,15 @@ export interface RunResult {
 
 /** Targets started and not yet stopped, for Ctrl-C and exit. */
 export const running = new Set<Target>();
+/** Targets being started: a signal waits for them, then stops them. */
+export const starting = new Set<Promise<Target>>();
 
 export async function runOnce(kind: TargetKind, options: Options, progress: Progress, run: number): Promise<RunResult> {
   const label = `${kind}-${run}`;
   progress.line(`${kind} (run ${run}): ${options.urls ? 'reaching the service' : `starting Redis, ${options.instances} instance(s) and HAProxy`} ...`);
-  const target = options.urls ? await attachTarget(kind, kind === 'relay' ? options.relayUrls! : options.urls, options) : await startTarget(kind, options, label);
+  const start = options.urls ? attachTarget(kind, kind === 'relay' ? options.relayUrls! : options.urls, options) : startTarget(kind, options, label);
+  starting.add(start);
+  const target = await start.finally(() => starting.delete(start));
   running.add(target);
   let redis: RedisProbe | undefined;
   const fleets: Fleet[] = [];
@@ -229,7 +233,7 @@ export async function runOnce(kind: TargetKind, options: Options, progress: Prog
 
 /** For a service reached by URL: which instance id is behind each URL, or (behind a balancer) which instances there are. */
 function learnInstances(target: Target, fleet: Fleet): void {
-  if (target.instances.every((i) => i.pid)) return;
+  if (target.instances.length > 0 && target.instances.every((i) => i.pid)) return;
   if (target.instances.length === 0) {
     const ids = new Set(fleet.sockets.map((s) => s?.instanceId).filter((id): id is string => !!id));
     for (const id of [...ids].sort()) target.instances.push({ id });
