@@ -16,23 +16,12 @@ export interface SenderSocket {
   room: string;
 }
 
-/** What a phase measured. */
-export interface PhaseFigures {
+/** What a phase measured: the tally's counts (see `Counts`), its rates and its latency percentiles. */
+export type PhaseFigures = Omit<Counts, 'foreign' | 'ackMs' | 'deliveryMs' | 'lastDeliveryAt'> & {
   /** Messages per second offered. */
   rate: number;
   /** Seconds of sending. */
   seconds: number;
-  sent: number;
-  acked: number;
-  refused: Record<string, number>;
-  unanswered: number;
-  expected: number;
-  received: number;
-  lost: number;
-  repeated: number;
-  outOfOrder: number;
-  unacked: number;
-  misdelivered: number;
   /** Acked sends per second of sending. */
   sendsPerSec: number;
   /** Deliveries (of acked sends, once each) per second, from the first send to the last delivery. */
@@ -41,7 +30,7 @@ export interface PhaseFigures {
   deliveryMs: Percentiles;
   /** Send to its answer. */
   ackMs: Percentiles;
-}
+};
 
 export interface DriveOptions {
   rate: number;

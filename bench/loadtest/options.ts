@@ -20,21 +20,8 @@ export type ProfileName = keyof typeof PROFILES;
 export type Placement = 'balancer' | 'spread' | 'room';
 export type TargetKind = 'parley' | 'relay';
 
+/** What a profile sets, and the flags of the same names override. */
 interface ProfileDefaults {
-  clients: number;
-  rooms: number;
-  senders: number | 'all';
-  rate: number;
-  duration: number;
-  warmup: number;
-  instances: number;
-  placement: Placement;
-  inspect: boolean;
-}
-
-/** Everything a run needs to know, resolved from the profile and the flags. */
-export interface Options {
-  profile: ProfileName;
   /** Clients in all, spread evenly over the rooms. */
   clients: number;
   rooms: number;
@@ -51,6 +38,11 @@ export interface Options {
   placement: Placement;
   /** Start the instances with the inspector, for heap after a full GC. */
   inspect: boolean;
+}
+
+/** Everything a run needs to know, resolved from the profile and the flags. */
+export interface Options extends ProfileDefaults {
+  profile: ProfileName;
   /** What is measured alone, or first when comparing. */
   target: TargetKind;
   /** Also run the relay, alternating, and give ratios. */
