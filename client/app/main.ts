@@ -1,160 +1,218 @@
 /**
- * The browser app: log in with a name and a room, then chat. Everything
- * goes through the client SDK; this file only wires its events to the page.
+ * The browser app: a name, then any number of rooms at once. This file
+ * builds the page's parts and wires them together; the rooms, the sidebar,
+ * the banner and the message box are their own modules, and everything that
+ * talks to the service goes through the client SDK (and `directory.ts`).
  */
-import { ParleyClient, type ConnectionStatus } from '../sdk';
+import './style.css';
+import type { ParleyError } from '../sdk';
+import { ConnectionBanner } from './banner';
+import { Composer } from './composer';
+import { RoomDirectory } from './directory';
 import { byId } from './dom';
-import { RoomView } from './room-view';
+import { Layout } from './layout';
+import { avatar } from './message-view';
+import { checkDisplayName, checkRoomName, ROOM_RULES } from './names';
+import { prefs } from './prefs';
+import { Router } from './router';
+import { ChatSession, type Shell } from './session';
+import { Sidebar } from './sidebar';
 
-const STATUS_TEXT: Record<ConnectionStatus, string> = {
-  connecting: 'connecting…',
-  connected: 'connected',
-  reconnecting: 'reconnecting…',
-  offline: 'offline',
-};
-/** Typing is re-announced at most this often while the user keeps typing, and ends after as long idle. */
-const TYPING_EVERY_MS = 3000;
-const NAME_KEY = 'parley.name';
+const welcome = byId('welcome');
+const nameForm = byId<HTMLFormElement>('name-form');
+const nameInput = byId<HTMLInputElement>('name-input');
+const nameError = byId('name-error');
+const nameNext = byId('name-next');
+const shellNode = byId('shell');
+const joinForm = byId<HTMLFormElement>('join-form');
+const roomInput = byId<HTMLInputElement>('room-input');
+const joinError = byId('join-error');
 
-const login = byId<HTMLFormElement>('login');
-const loginButton = login.querySelector('button')!;
-const loginError = byId('login-error');
-const chat = byId('chat');
-const nameInput = byId<HTMLInputElement>('name');
-const roomInput = byId<HTMLInputElement>('room');
-const statusText = byId('status');
-const reconnectButton = byId<HTMLButtonElement>('reconnect');
-const text = byId<HTMLInputElement>('text');
-const parts = {
-  scroll: byId('scroll'),
-  messages: byId<HTMLOListElement>('messages'),
-  outbox: byId<HTMLOListElement>('outbox'),
-  older: byId<HTMLButtonElement>('older'),
-  membersCount: byId('members-count'),
-  membersList: byId<HTMLUListElement>('members-list'),
-  typing: byId('typing'),
-};
+let session: ChatSession | undefined;
+let unreadTotal = 0;
 
-/** The logged-in session: one client, its rooms (a list already; one is shown at a time). */
-interface Session {
-  client: ParleyClient;
-  rooms: Map<string, RoomView>;
-  current?: RoomView;
-}
-let session: Session | undefined;
-
-nameInput.value = storage()?.getItem(NAME_KEY) ?? '';
-
-login.addEventListener('submit', (e) => {
-  e.preventDefault();
-  const name = nameInput.value.trim();
-  const room = roomInput.value.trim();
-  if (!name || !room || session) return;
-  storage()?.setItem(NAME_KEY, name);
-  loginError.textContent = '';
-  loginButton.disabled = true;
-  session = start(name);
-  void openRoom(session, room);
+const router = new Router((room) => route(room));
+const directory = new RoomDirectory((rooms) => shell.sidebar.setActive(rooms));
+const layout = new Layout({
+  shell: shellNode,
+  sidebar: byId('sidebar'),
+  scrim: byId('scrim'),
+  openSidebar: byId<HTMLButtonElement>('open-sidebar'),
+  closeSidebar: byId<HTMLButtonElement>('close-sidebar'),
+  membersToggle: byId<HTMLButtonElement>('members-toggle'),
+  membersPanel: byId('members-panel'),
 });
 
-/** Connects as `name` and wires the SDK's events to the page. */
-function start(name: string): Session {
-  const client = new ParleyClient({ auth: { name } });
-  const s: Session = { client, rooms: new Map() };
+const shell: Shell = {
+  title: byId('room-title'),
+  empty: byId('empty'),
+  room: byId('room'),
+  scroller: byId('message-list'),
+  newMarker: byId<HTMLButtonElement>('new-marker'),
+  typing: byId('typing'),
+  members: byId<HTMLUListElement>('member-list'),
+  memberCount: byId('member-count'),
+  composer: new Composer(byId<HTMLFormElement>('composer'), byId<HTMLTextAreaElement>('message-input'), byId<HTMLButtonElement>('send-button'), byId('message-label'), {
+    send: (room, text) => session?.send(room, text),
+    typing: (room, typing) => session?.setTyping(room, typing),
+  }),
+  sidebar: new Sidebar(
+    { joined: byId<HTMLUListElement>('joined-rooms'), active: byId<HTMLUListElement>('active-rooms'), joinedEmpty: byId('joined-empty'), activeEmpty: byId('active-empty') },
+    {
+      show: (room) => {
+        session?.open(room, 'push');
+        layout.roomPicked();
+      },
+      join: (room) => {
+        session?.open(room, 'push');
+        layout.roomPicked();
+      },
+      leave: (room) => session?.leave(room),
+    },
+  ),
+  banner: new ConnectionBanner(byId('connection-status'), byId('banner-text'), byId<HTMLButtonElement>('reconnect')),
+};
 
-  const showStatus = (status: ConnectionStatus) => {
-    statusText.textContent = STATUS_TEXT[status];
-    statusText.className = `status ${status}`;
-    reconnectButton.hidden = status !== 'offline';
-  };
-  showStatus(client.status);
-  client.on('status', showStatus);
-  client.on('error', (err) => {
-    if (err.code === 'unauthorized') backToLogin('That name cannot be used.');
-    else if (err.code === 'forbidden_origin') backToLogin('This page may not connect to the server.');
-  });
-  client.on('message', (m) => s.rooms.get(m.room)?.addMessage(m));
-  client.on('outbox', (entry) => s.rooms.get(entry.room)?.updateSend(entry));
-  client.on('members', ({ room, members }) => s.rooms.get(room)?.setMembers(members));
-  client.on('typing', (event) => s.rooms.get(event.room)?.setTyping(event));
-  client.on('joined', (info) => s.rooms.get(info.room)?.setHasOlder(info.hasOlder));
-  return s;
+byId('reconnect').addEventListener('click', () => session?.client.connect());
+shell.newMarker.addEventListener('click', () => session?.jumpToBottom());
+shell.scroller.addEventListener('scroll', () => session?.scrolled(), { passive: true });
+
+nameForm.addEventListener('submit', (e) => {
+  e.preventDefault();
+  const checked = checkDisplayName(nameInput.value);
+  if (!checked.ok) return showNameError(checked.error);
+  start(checked.value);
+});
+
+joinForm.addEventListener('submit', (e) => {
+  e.preventDefault();
+  if (!session) return;
+  const checked = checkRoomName(roomInput.value);
+  if (!checked.ok) return showJoinError(checked.error);
+  showJoinError('');
+  roomInput.value = '';
+  session.open(checked.value, 'push');
+  layout.roomPicked();
+  shell.composer.focus();
+});
+
+byId('change-name').addEventListener('click', () => {
+  end();
+  showWelcome(prefs.name() ?? '');
+});
+
+/** Starts a session as `name`: joins the remembered rooms and the one in the address, and shows that one. */
+function start(name: string): void {
+  end();
+  prefs.setName(name);
+  showNameError('');
+  welcome.hidden = true;
+  shellNode.hidden = false;
+  byId('me-name').textContent = name;
+  byId('me-avatar').replaceChildren(avatar({ id: name, name }));
+  const current = (session = new ChatSession(name, shell, {
+    shown: (room, navigation) => {
+      if (session !== current) return;
+      if (navigation !== 'none') router.show(room, navigation);
+      updateTitle();
+    },
+    roomsChanged: (rooms) => {
+      if (session !== current) return;
+      prefs.setRooms(rooms);
+      directory.refresh();
+    },
+    unreadChanged: (total) => {
+      unreadTotal = total;
+      byId('menu-unread').hidden = total === 0;
+      updateTitle();
+    },
+    refused: (error) => {
+      if (session !== current) return;
+      end();
+      showWelcome(name, `The service refused "${name}": ${error.code === 'unauthorized' ? 'pick another name.' : error.message}`);
+    },
+    joinRefused: (room, error) => showJoinError(refusal(room, error)),
+  }));
+  directory.start();
+
+  const linked = router.room();
+  for (const room of prefs.rooms()) if (checkRoomName(room).ok) current.join(room);
+  if (linked !== undefined) route(linked);
+  else if (current.rooms().length > 0) current.open(current.rooms()[0], 'replace');
+  else current.showNone();
 }
 
-/** Joins `room` (if needed) and shows it. */
-async function openRoom(s: Session, room: string): Promise<void> {
-  let view = s.rooms.get(room);
-  if (!view) {
-    view = new RoomView(room, s.client, parts, false, () => s.client.session?.user.id);
-    s.rooms.set(room, view);
-  }
-  if (s.current !== view) s.current?.hide();
-  s.current = view;
-  byId('room-title').textContent = `#${room}`;
-  view.show();
-  try {
-    await s.client.join(room);
-  } catch (err) {
-    if (session === s) backToLogin(`Cannot join ${room}: ${(err as Error).message}`);
+/** Ends the session (the name changes, or was refused); the remembered rooms stay for the next one. */
+function end(): void {
+  if (!session) return;
+  const rooms = session.rooms();
+  session.close();
+  session = undefined;
+  prefs.setRooms(rooms);
+  directory.stop();
+  shell.composer.reset();
+  unreadTotal = 0;
+  updateTitle();
+}
+
+/** The address names `room` (a link, the back button): show it, joining it if needed. */
+function route(room: string | undefined): void {
+  if (!session) {
+    updateWelcome();
     return;
   }
-  login.hidden = true;
-  chat.hidden = false;
-  text.focus();
-}
-
-/** Ends the session and shows the login form with `message`. */
-function backToLogin(message: string): void {
-  if (session) {
-    session.client.close();
-    for (const view of session.rooms.values()) view.dispose();
+  if (room === undefined) return session.showNone();
+  const checked = checkRoomName(room);
+  if (!checked.ok) {
+    roomInput.value = room;
+    showJoinError(checked.error);
+    const fallback = session.room ?? session.rooms()[0];
+    if (fallback === undefined) session.showNone();
+    else session.open(fallback, 'replace');
+    return;
   }
-  session = undefined;
-  chat.hidden = true;
-  login.hidden = false;
-  loginButton.disabled = false;
-  loginError.textContent = message;
+  session.open(checked.value, 'none');
 }
 
-reconnectButton.addEventListener('click', () => session?.client.connect());
-parts.older.addEventListener('click', () => void session?.current?.loadOlder());
-
-// Typing: announced when the user types, at most every few seconds; ended on send or when idle.
-let typingSince = 0;
-let idle: ReturnType<typeof setTimeout> | undefined;
-function stopTyping(): void {
-  clearTimeout(idle);
-  const room = session?.current?.room;
-  if (typingSince && room) session!.client.setTyping(room, false);
-  typingSince = 0;
+function showWelcome(name: string, error = ''): void {
+  shellNode.hidden = true;
+  welcome.hidden = false;
+  nameInput.value = name;
+  showNameError(error);
+  updateWelcome();
+  nameInput.focus();
+  nameInput.select();
 }
-text.addEventListener('input', () => {
-  const room = session?.current?.room;
-  if (!room) return;
-  if (!text.value) return stopTyping();
-  if (Date.now() - typingSince > TYPING_EVERY_MS) {
-    session!.client.setTyping(room, true);
-    typingSince = Date.now();
-  }
-  clearTimeout(idle);
-  idle = setTimeout(stopTyping, TYPING_EVERY_MS);
-});
 
-byId<HTMLFormElement>('composer').addEventListener('submit', (e) => {
-  e.preventDefault();
-  const room = session?.current?.room;
-  if (!room || !text.value.trim()) return;
-  stopTyping();
-  // Failures show on the pending line, with Retry; nothing else to do here.
-  session!.client.send(room, text.value).catch(() => {});
-  text.value = '';
-});
-
-/** localStorage, where the browser allows it. */
-function storage(): Storage | undefined {
-  try {
-    return window.localStorage;
-  } catch {
-    return undefined;
-  }
+function updateWelcome(): void {
+  const linked = router.room();
+  nameNext.textContent = linked === undefined ? '' : `Then you join #${linked}.`;
+  nameNext.hidden = linked === undefined;
 }
+
+function showNameError(message: string): void {
+  nameError.textContent = message;
+  nameInput.setAttribute('aria-invalid', String(message !== ''));
+}
+
+function showJoinError(message: string): void {
+  joinError.textContent = message;
+  roomInput.setAttribute('aria-invalid', String(message !== ''));
+  if (message) roomInput.focus();
+}
+
+function refusal(room: string, error: ParleyError): string {
+  if (error.code === 'invalid_room') return `"${room}" cannot be a room name. ${ROOM_RULES}`;
+  if (error.code === 'forbidden') return `You may not join #${room}.`;
+  return `Cannot join #${room}: ${error.message}`;
+}
+
+function updateTitle(): void {
+  const room = session?.room;
+  shell.title.textContent = room === undefined ? 'Parley' : `#${room}`;
+  document.title = `${unreadTotal > 0 ? `(${unreadTotal}) ` : ''}${room === undefined ? '' : `#${room} · `}Parley`;
+}
+
+const remembered = prefs.name();
+if (remembered !== undefined && checkDisplayName(remembered).ok) start(remembered);
+else showWelcome(remembered ?? '');

@@ -1,199 +1,404 @@
-import type { Message, OutboxEntry, ParleyClient, TypingEvent, User } from '../sdk';
-import { el, formatTime } from './dom';
+import type { JoinInfo, Message, OutboxEntry, ParleyClient, SendStatus, TypingEvent, User } from '../sdk';
+import { button, el } from './dom';
+import { avatar, pendingState, renderMessage, storedState, type SendActions } from './message-view';
+import { placeAfter, type Placement, type Previous } from './timeline';
+import { TypingTracker, typingText } from './typing';
 
-/** How long a "typing" lasts without news (a user who closed the tab never says stop). */
-const TYPING_TTL_MS = 6000;
+/** Within this many pixels of the end, the reader counts as at the bottom: new messages scroll into view. */
+const BOTTOM_SLACK_PX = 48;
+/** Within this many pixels of the top, older messages are read. */
+const TOP_SLACK_PX = 120;
+
+/** The page's parts that show the room on screen (one room at a time). */
+export interface RoomParts {
+  /** The scrolling message list. */
+  scroller: HTMLElement;
+  /** "N new messages", shown while the reader is scrolled up. */
+  newMarker: HTMLButtonElement;
+  typing: HTMLElement;
+  members: HTMLUListElement;
+  memberCount: HTMLElement;
+}
+
+/** What a room's view needs from the session around it. */
+export interface RoomContext {
+  client: ParleyClient;
+  /** This session's user, once the server said who it is. */
+  self(): User | undefined;
+  /** The unread count or the join state changed. */
+  changed(): void;
+}
+
+/** A stored message on screen. */
+interface Shown {
+  message: Message;
+  placement: Placement;
+  item: HTMLLIElement;
+  /** Ours, sent from this page: the latest one says "Sent". */
+  delivery?: SendStatus;
+}
+
+/** A send of ours on screen, not in the timeline yet. */
+interface Pending {
+  entry: OutboxEntry;
+  placement: Placement;
+  item: HTMLLIElement;
+}
 
 /**
- * One room on screen: its messages in order, the user's own sends still
- * pending, its members and who is typing. Built on the SDK's events only;
- * the app keeps one per joined room and shows one at a time.
+ * One joined room: its timeline (grouped messages, day separators, older
+ * pages loaded when the reader scrolls up, a notice where messages were
+ * skipped), the user's own sends until they are stored, the members, who is
+ * typing, and the unread count while another room is shown. Fed by the
+ * SDK's events; drawn into the page's parts while shown, kept off the page
+ * (with its scroll position) while another room is.
  */
 export class RoomView {
-  /** Messages received while the room was hidden (for the room list, later). */
+  /** Messages from others that came while another room was shown. */
   unread = 0;
-  private readonly messages = el('ol', 'messages');
-  private readonly pendingItems = new Map<string, HTMLLIElement>();
-  private readonly typers = new Map<string, { name: string; timer: ReturnType<typeof setTimeout> }>();
+  /** Whether the first join answer came. */
+  joined = false;
+  /** This room's messages and sends, moved into the list while shown. */
+  readonly root = el('div', 'room-timeline');
+  private readonly edge = el('div', 'history-edge');
+  private readonly olderButton = button('chip', 'Load older messages', () => void this.loadOlder());
+  private readonly edgeText = el('p', 'edge-text');
+  private readonly list = el('ol', 'timeline');
+  private readonly outbox = el('ol', 'timeline outbox');
+  /** Stored messages shown, in seq order. */
+  private readonly shown: Shown[] = [];
+  private readonly byId = new Map<string, Shown>();
+  private readonly pending = new Map<string, Pending>();
+  /** Sends from this page whose stored message has not been shown yet. */
+  private readonly sentHere = new Set<string>();
+  private lastSent: Shown | undefined;
+  /** A notice stands after the last message shown: the next one starts a new group. */
+  private breakAfterLast = false;
   private members: User[] = [];
+  private readonly typing = new TypingTracker(() => this.renderTyping());
   private hasOlder = false;
   private loadingOlder = false;
+  private parts: RoomParts | undefined;
+  /** While hidden: how far from the bottom the reader was. */
+  private fromBottom = 0;
+  /** New messages below the reader's view. */
+  private newBelow = 0;
+  private readonly sendActions: SendActions;
 
   constructor(
     readonly room: string,
-    private readonly client: ParleyClient,
-    private readonly parts: {
-      scroll: HTMLElement;
-      messages: HTMLOListElement;
-      outbox: HTMLOListElement;
-      older: HTMLButtonElement;
-      membersCount: HTMLElement;
-      membersList: HTMLUListElement;
-      typing: HTMLElement;
-    },
-    private visible: boolean,
-    /** The user id of this session, to recognise our own sends coming back. */
-    private readonly self: () => string | undefined,
-  ) {}
+    private readonly ctx: RoomContext,
+  ) {
+    this.edge.append(this.olderButton, this.edgeText);
+    this.root.append(this.edge, this.list, this.outbox);
+    this.list.setAttribute('aria-label', `Messages in #${room}`);
+    this.outbox.setAttribute('aria-label', 'Your messages being sent');
+    this.sendActions = {
+      retry: (clientId) => void ctx.client.retry(clientId)?.catch(() => undefined),
+      discard: (clientId) => {
+        ctx.client.discard(clientId);
+        this.pending.get(clientId)?.item.remove();
+        this.pending.delete(clientId);
+      },
+    };
+    this.renderEdge();
+  }
 
-  /** Shows this room in the page's parts (the only one shown). */
-  show(): void {
-    this.visible = true;
-    this.unread = 0;
-    this.parts.messages.replaceChildren(...this.messages.childNodes);
-    this.parts.outbox.replaceChildren(...this.pendingItems.values());
+  /** Whether the room is on screen. */
+  get visible(): boolean {
+    return this.parts !== undefined;
+  }
+
+  /** Puts the room on screen, where the reader left it (at the bottom the first time). */
+  attach(parts: RoomParts): void {
+    this.parts = parts;
+    parts.scroller.replaceChildren(this.root);
+    parts.scroller.setAttribute('aria-label', `Messages in #${this.room}`);
+    parts.scroller.scrollTop = parts.scroller.scrollHeight - parts.scroller.clientHeight - this.fromBottom;
+    this.markRead();
     this.renderMembers();
     this.renderTyping();
-    this.renderOlder();
+    this.renderMarker();
+    this.scrolled();
+  }
+
+  /** Takes the room off the screen, remembering the reader's place. */
+  detach(): void {
+    const parts = this.parts;
+    if (!parts) return;
+    const { scroller } = parts;
+    this.fromBottom = this.atBottom() ? 0 : scroller.scrollHeight - scroller.clientHeight - scroller.scrollTop;
+    this.parts = undefined;
+    this.root.remove();
+  }
+
+  /** The reader scrolled: clear the marker at the bottom, read older messages at the top. */
+  scrolled(): void {
+    if (!this.parts) return;
+    if (this.atBottom()) this.clearMarker();
+    if (this.parts.scroller.scrollTop < TOP_SLACK_PX) void this.loadOlder();
+  }
+
+  /** Scrolls to the newest message ("N new messages" clicked). */
+  jumpToBottom(): void {
     this.scrollToBottom();
+    this.clearMarker();
   }
 
-  /** Takes this room's messages off the page, to show another room. */
-  hide(): void {
-    if (!this.visible) return;
-    this.visible = false;
-    this.messages.replaceChildren(...this.parts.messages.childNodes);
-  }
-
-  /** The next message of the room, in order. */
-  addMessage(message: Message): void {
-    const stick = this.nearBottom();
-    this.list().append(messageItem(message));
-    if (message.user.id === this.self()) {
-      // Our own send arrived: it is no longer pending.
-      this.pendingItems.get(message.clientId)?.remove();
-      this.pendingItems.delete(message.clientId);
+  /** The join (or a re-join after a reconnect) completed. */
+  joinedRoom(info: JoinInfo): void {
+    const first = !this.joined;
+    this.joined = true;
+    if (first) this.hasOlder = info.hasOlder;
+    this.renderEdge();
+    if (first) this.ctx.changed();
+    if (first && this.parts) {
+      this.scrollToBottom();
+      this.scrolled();
     }
-    if (!this.visible) this.unread++;
-    if (stick) this.scrollToBottom();
+  }
+
+  /** The next message of the room, in seq order. */
+  addMessage(message: Message): void {
+    const stick = this.atBottom();
+    const own = message.user.id === this.ctx.self()?.id;
+    const pending = own ? this.pending.get(message.clientId) : undefined;
+    const fromHere = own && (pending !== undefined || this.sentHere.has(message.clientId));
+    if (pending) {
+      pending.item.remove();
+      this.pending.delete(message.clientId);
+    }
+    this.sentHere.delete(message.clientId);
+
+    const last = this.shown[this.shown.length - 1];
+    const placement = placeAfter(previous(message), last && previous(last.message), new Date(), this.breakAfterLast);
+    this.breakAfterLast = false;
+    const state = { message, placement, delivery: fromHere ? ('sent' as const) : undefined };
+    const shown: Shown = { ...state, item: this.render(state) };
+    if (fromHere) this.markSent(shown);
+    this.shown.push(shown);
+    this.byId.set(message.id, shown);
+    this.list.append(shown.item);
+    this.typing.forget(message.user.id);
+
+    // The page of history a join brings is not news.
+    if (!this.joined) {
+      if (this.parts) this.scrollToBottom();
+      return;
+    }
+    if (!this.parts) {
+      if (!own) {
+        this.unread++;
+        this.ctx.changed();
+      }
+      return;
+    }
+    if (stick || fromHere) this.scrollToBottom();
+    else if (!own) {
+      this.newBelow++;
+      this.renderMarker();
+    }
   }
 
   /** A send of ours changed status. */
   updateSend(entry: OutboxEntry): void {
-    let item = this.pendingItems.get(entry.clientId);
+    const known = this.pending.get(entry.clientId);
     if (entry.status === 'sent') {
-      // Stored: the message itself replaces this line when `addMessage` gets it (it may have already).
-      item?.replaceChildren(el('span', 'who', 'you'), el('span', 'text', entry.text), el('span', 'note', 'sent'));
+      const stored = entry.message && this.byId.get(entry.message.id);
+      if (stored) {
+        // Shown already (it came before the answer): it says "Sent" now.
+        known?.item.remove();
+        this.pending.delete(entry.clientId);
+        return;
+      }
+      // Stored, but earlier messages are still on their way: it waits here until its turn.
+      this.sentHere.add(entry.clientId);
+    }
+    const self = this.ctx.self() ?? { id: '', name: 'You' };
+    const placement = known?.placement ?? this.pendingPlacement(self);
+    const item = renderMessage(pendingState(entry, self, placement), this.sendActions);
+    if (known) {
+      known.item.replaceWith(item);
+      known.entry = entry;
+      known.item = item;
       return;
     }
-    if (!item) {
-      item = el('li');
-      this.pendingItems.set(entry.clientId, item);
-      if (this.visible) this.parts.outbox.append(item);
-    }
-    item.className = entry.status === 'failed' ? 'failed' : 'pending';
-    const parts: Node[] = [el('span', 'who', 'you'), el('span', 'text', entry.text)];
-    if (entry.status === 'failed') {
-      parts.push(el('span', 'note', `not sent: ${entry.error?.message ?? 'refused'}`));
-      const retry = el('button', 'link', 'Retry');
-      retry.type = 'button';
-      retry.addEventListener('click', () => this.client.retry(entry.clientId)?.catch(() => {}));
-      const discard = el('button', 'link', 'Discard');
-      discard.type = 'button';
-      discard.addEventListener('click', () => {
-        this.client.discard(entry.clientId);
-        item!.remove();
-        this.pendingItems.delete(entry.clientId);
-      });
-      parts.push(retry, discard);
-    } else {
-      parts.push(el('span', 'note', entry.status === 'sending' ? 'sending…' : 'waiting to send'));
-    }
-    item.replaceChildren(...parts);
-    if (this.visible) this.scrollToBottom();
+    this.pending.set(entry.clientId, { entry, placement, item });
+    this.outbox.append(item);
+    // The user just wrote it: show it, wherever they had scrolled to.
+    if (this.parts) this.jumpToBottom();
+  }
+
+  /**
+   * The service no longer keeps messages `from`..`to` (history retention):
+   * the timeline says so where they would be, instead of pretending continuity.
+   */
+  skipped(from: number, to: number): void {
+    const count = to - from + 1;
+    const notice = el('li', 'notice');
+    notice.setAttribute('role', 'note');
+    notice.dataset.skippedFrom = String(from);
+    notice.dataset.skippedTo = String(to);
+    notice.append(
+      el('strong', '', `${count} older ${count === 1 ? 'message was' : 'messages were'} skipped.`),
+      document.createTextNode(` While you were away, #${this.room} received more messages than the service keeps; these are gone.`),
+    );
+    const stick = this.atBottom();
+    this.list.append(notice);
+    this.breakAfterLast = true;
+    if (stick) this.scrollToBottom();
   }
 
   setMembers(members: User[]): void {
     this.members = members;
-    if (this.visible) this.renderMembers();
+    this.renderMembers();
   }
 
-  setHasOlder(hasOlder: boolean): void {
-    this.hasOlder = hasOlder;
-    if (this.visible) this.renderOlder();
-  }
-
-  /** Another user typing or not. */
   setTyping(event: TypingEvent): void {
-    const known = this.typers.get(event.user.id);
-    if (known) clearTimeout(known.timer);
-    this.typers.delete(event.user.id);
-    if (event.typing) {
-      const timer = setTimeout(() => {
-        this.typers.delete(event.user.id);
-        this.renderTyping();
-      }, TYPING_TTL_MS);
-      this.typers.set(event.user.id, { name: event.user.name, timer });
-    }
-    this.renderTyping();
+    this.typing.take(event);
   }
 
   /** Reads the page before the oldest message shown and puts it on top, keeping the reader's place. */
   async loadOlder(): Promise<void> {
-    if (this.loadingOlder) return;
+    if (this.loadingOlder || !this.hasOlder || !this.joined) return;
     this.loadingOlder = true;
-    this.parts.older.disabled = true;
+    this.renderEdge();
     try {
-      const page = await this.client.loadOlder(this.room);
-      const { scroll } = this.parts;
-      const fromBottom = scroll.scrollHeight - scroll.scrollTop;
-      this.list().prepend(...page.messages.map(messageItem));
-      scroll.scrollTop = scroll.scrollHeight - fromBottom;
+      const page = await this.ctx.client.loadOlder(this.room);
       this.hasOlder = page.hasMore;
+      this.prepend(page.messages);
     } catch {
       // Offline or refused: the button stays, to try again.
     } finally {
       this.loadingOlder = false;
-      this.parts.older.disabled = false;
-      this.renderOlder();
+      this.renderEdge();
     }
+    // Still at the top (a short page, or a tall screen): keep reading.
+    if (this.parts && this.hasOlder && this.parts.scroller.scrollTop < TOP_SLACK_PX) void this.loadOlder();
   }
 
-  /** Stops the typing timers. */
+  /** Stops the room's timers. */
   dispose(): void {
-    for (const { timer } of this.typers.values()) clearTimeout(timer);
-    this.typers.clear();
+    this.typing.dispose();
   }
 
-  /** Where messages go: the page's list while shown, the room's own while hidden. */
-  private list(): HTMLOListElement {
-    return this.visible ? this.parts.messages : this.messages;
+  private prepend(messages: Message[]): void {
+    const fresh = messages.filter((m) => !this.byId.has(m.id));
+    if (fresh.length === 0) return;
+    const scroller = this.parts?.scroller;
+    const heightBefore = scroller?.scrollHeight ?? 0;
+    const now = new Date();
+    const added: Shown[] = [];
+    for (const message of fresh) {
+      const before = added[added.length - 1];
+      const state = { message, placement: placeAfter(previous(message), before && previous(before.message), now) };
+      const shown: Shown = { ...state, item: this.render(state) };
+      added.push(shown);
+      this.byId.set(message.id, shown);
+    }
+    // The message that was first now has one before it: its separator and grouping change.
+    const oldFirst = this.shown[0];
+    this.list.prepend(...added.map((s) => s.item));
+    this.shown.unshift(...added);
+    if (oldFirst) {
+      const last = added[added.length - 1];
+      this.replace(oldFirst, { placement: placeAfter(previous(oldFirst.message), previous(last.message), now) });
+    }
+    if (scroller) scroller.scrollTop += scroller.scrollHeight - heightBefore;
+  }
+
+  /** The latest own send of this page says "Sent"; the one before stops saying it. */
+  private markSent(shown: Shown): void {
+    const before = this.lastSent;
+    this.lastSent = shown;
+    if (before) this.replace(before, { delivery: undefined });
+  }
+
+  /** Redraws a message after a change of its state. */
+  private replace(shown: Shown, change: Partial<Pick<Shown, 'placement' | 'delivery' | 'message'>>): void {
+    Object.assign(shown, change);
+    const item = this.render(shown);
+    shown.item.replaceWith(item);
+    shown.item = item;
+  }
+
+  private render(shown: Omit<Shown, 'item'>): HTMLLIElement {
+    const own = shown.message.user.id === this.ctx.self()?.id;
+    return renderMessage(storedState(shown.message, own, shown.placement, shown.delivery), this.sendActions);
+  }
+
+  private pendingPlacement(self: User): Placement {
+    const lastPending = [...this.pending.values()].pop();
+    if (lastPending) return { grouped: true };
+    const last = this.shown[this.shown.length - 1];
+    return placeAfter({ userId: self.id, ts: Date.now() }, last && previous(last.message), new Date(), this.breakAfterLast);
+  }
+
+  private markRead(): void {
+    if (this.unread === 0) return;
+    this.unread = 0;
+    this.ctx.changed();
+  }
+
+  private renderEdge(): void {
+    this.olderButton.hidden = !this.hasOlder || this.loadingOlder;
+    const first = this.shown[0]?.message;
+    this.edgeText.textContent = !this.joined
+      ? `Joining #${this.room}…`
+      : this.loadingOlder
+        ? 'Loading older messages…'
+        : this.hasOlder
+          ? ''
+          : first === undefined || first.seq === 1
+            ? `This is the beginning of #${this.room}.`
+            : `Older messages of #${this.room} are no longer kept.`;
+    this.edgeText.hidden = this.edgeText.textContent === '';
   }
 
   private renderMembers(): void {
-    const n = this.members.length;
-    this.parts.membersCount.textContent = `${n} ${n === 1 ? 'member' : 'members'}`;
-    this.parts.membersList.replaceChildren(...this.members.map((u) => el('li', '', u.name)));
+    if (!this.parts) return;
+    const selfId = this.ctx.self()?.id;
+    const members = [...this.members].sort((a, b) => (a.id === selfId ? -1 : b.id === selfId ? 1 : a.name.localeCompare(b.name)));
+    const n = members.length;
+    this.parts.memberCount.textContent = `${n} ${n === 1 ? 'member' : 'members'}`;
+    this.parts.members.replaceChildren(
+      ...members.map((user) => {
+        const item = el('li', 'member');
+        item.append(avatar(user), el('span', 'member-name', user.name));
+        if (user.id === selfId) item.append(el('span', 'member-you', '(you)'));
+        return item;
+      }),
+    );
   }
 
   private renderTyping(): void {
-    if (!this.visible) return;
-    const names = [...this.typers.values()].map((t) => t.name);
-    this.parts.typing.textContent =
-      names.length === 0 ? '' : names.length === 1 ? `${names[0]} is typing…` : names.length <= 3 ? `${names.join(', ')} are typing…` : 'Several people are typing…';
+    if (this.parts) this.parts.typing.textContent = typingText(this.typing.names());
   }
 
-  private renderOlder(): void {
-    this.parts.older.hidden = !this.hasOlder;
+  private renderMarker(): void {
+    if (!this.parts) return;
+    const n = this.newBelow;
+    this.parts.newMarker.hidden = n === 0;
+    this.parts.newMarker.textContent = `${n} new ${n === 1 ? 'message' : 'messages'} ↓`;
   }
 
-  private nearBottom(): boolean {
-    const { scroll } = this.parts;
-    return !this.visible || scroll.scrollHeight - scroll.scrollTop - scroll.clientHeight < 40;
+  private clearMarker(): void {
+    if (this.newBelow === 0) return;
+    this.newBelow = 0;
+    this.renderMarker();
+  }
+
+  private atBottom(): boolean {
+    if (!this.parts) return true;
+    const { scroller } = this.parts;
+    return scroller.scrollHeight - scroller.scrollTop - scroller.clientHeight < BOTTOM_SLACK_PX;
   }
 
   private scrollToBottom(): void {
-    this.parts.scroll.scrollTop = this.parts.scroll.scrollHeight;
+    if (this.parts) this.parts.scroller.scrollTop = this.parts.scroller.scrollHeight;
   }
 }
 
-function messageItem(message: Message): HTMLLIElement {
-  const item = el('li');
-  item.dataset.seq = String(message.seq);
-  item.dataset.clientId = message.clientId;
-  const when = el('time', 'when', formatTime(message.ts));
-  when.dateTime = new Date(message.ts).toISOString();
-  when.title = new Date(message.ts).toLocaleString();
-  item.append(el('span', 'who', message.user.name), el('span', 'text', message.text), when);
-  return item;
+function previous(message: Message): Previous {
+  return { userId: message.user.id, ts: message.ts };
 }

@@ -1,98 +1,176 @@
-import fs from 'node:fs';
-import path from 'node:path';
-import { chromium, type Browser, type Page } from 'playwright-core';
-import { defer } from '../helpers/cleanup';
-import { startServer } from '../helpers/server';
-import { storeQuietly } from '../sdk/sdk';
+/**
+ * The browser app against one in-process instance: what a reader sees of
+ * history, scrolling, the message box, sends that wait or fail, and the
+ * SDK module every instance serves. (The cluster and failover suites cover
+ * several instances.)
+ */
+import { randomUUID } from 'node:crypto';
+import type { Message } from '../../protocol';
+import { startServer, type TestServer } from '../helpers/server';
+import { sdkClient } from '../sdk/sdk';
+import { chatPage, connectedPage, messageTexts, openApp, screenshot, seesMessage, send, shown, tid, useBrowser } from './browser';
 
-const APP = path.join(__dirname, '..', '..', 'dist', 'public', 'app.js');
+jest.setTimeout(30_000);
 
-/** The system's Chromium, headless; closed after the test. Never downloads a browser. */
-async function launch(): Promise<Browser> {
-  if (!fs.existsSync(APP)) throw new Error(`${APP} is missing: run \`npm run build\` first`);
-  const browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
-  });
-  defer(() => browser.close());
-  return browser;
+const DAY = 24 * 60 * 60 * 1000;
+
+/** Stores a message as `name` at time `ts`, broadcasting nothing: history from before the page came. */
+async function storeAt(server: TestServer, room: string, name: string, text: string, ts: number): Promise<Message> {
+  const { message } = await server.backend.store.append({ id: randomUUID(), room, clientId: randomUUID(), user: { id: name, name }, text, ts });
+  return message;
 }
 
-/** A fresh page (its own storage) logged in as `name` in `room`, once it shows the chat connected. */
-async function enter(browser: Browser, url: string, name: string, room = 'lobby'): Promise<Page> {
-  const page = await (await browser.newContext()).newPage();
-  const errors: string[] = [];
-  page.on('pageerror', (err) => errors.push(err.message));
-  defer(() => expect(errors).toEqual([]));
-  await page.goto(url);
-  await page.fill('#name', name);
-  await page.fill('#room', room);
-  await page.click('#login button[type=submit]');
-  await page.waitForSelector('#chat:not([hidden]) #status.connected');
-  return page;
+/** Scroll metrics of the message list. */
+function scrollOf(page: import('playwright-core').Page) {
+  return page.$eval(tid('message-list'), (node) => ({ top: node.scrollTop, height: node.scrollHeight, client: node.clientHeight }));
 }
 
 describe('browser app', () => {
-  it('shows a message sent from one page on another, as text, with its sender', async () => {
+  const browser = useBrowser();
+
+  it('shows history with day separators and author groups, and loads older messages when scrolled to the top', async () => {
     const server = await startServer();
-    const browser = await launch();
-    const ada = await enter(browser, server.url, 'Ada');
-    const bo = await enter(browser, server.url, 'Bo');
-    await ada.waitForFunction(() => document.querySelector('#members-count')?.textContent === '2 members');
+    const twoDaysAgo = new Date(Date.now() - 2 * DAY).setHours(10, 0, 0, 0);
+    for (let i = 1; i <= 40; i++) await storeAt(server, 'history', i % 10 < 5 ? 'Grace' : 'Linus', `old ${i}`, twoDaysAgo + i * 1000);
+    const today = Date.now() - 60_000;
+    for (let i = 41; i <= 80; i++) await storeAt(server, 'history', i % 10 < 5 ? 'Grace' : 'Linus', `new ${i}`, today - (80 - i));
 
-    const text = '<b>hello</b> from Ada';
-    await ada.fill('#text', text);
-    await ada.press('#text', 'Enter');
+    const page = await chatPage(browser(), server.url, 'Ada', 'history');
+    // The join brings the latest 50: 10 old ones, then today.
+    expect((await messageTexts(page)).length).toBe(50);
+    expect((await messageTexts(page))[0]).toBe('old 31');
+    const days = () => page.locator(`${tid('message-list')} .day-divider`).allTextContents();
+    expect(await days()).toEqual([expect.stringMatching(/\w/), 'Today']);
+    // Consecutive messages of one author form a group: only the first says who wrote it.
+    const first = page.locator(`${tid('message-list')} .msg`, { hasText: 'new 45' });
+    const next = page.locator(`${tid('message-list')} .msg`, { hasText: 'new 46' });
+    expect(await first.getAttribute('class')).not.toContain('grouped');
+    expect(await first.locator('.author').textContent()).toBe('Linus');
+    expect(await next.getAttribute('class')).toContain('grouped');
+    expect(await next.locator('.author').count()).toBe(0);
+    // At the bottom, the newest in view.
+    const start = await scrollOf(page);
+    expect(start.height - start.top - start.client).toBeLessThan(2);
 
-    const line = bo.locator('#messages li', { hasText: 'from Ada' });
-    await line.waitFor();
-    expect(await line.locator('.who').textContent()).toBe('Ada');
-    expect(await line.locator('.text').textContent()).toBe(text);
-    // User text is never markup.
-    expect(await line.locator('b').count()).toBe(0);
-    // The sender sees it too, no longer pending.
-    await ada.locator('#messages li', { hasText: 'from Ada' }).waitFor();
-    expect(await ada.locator('#outbox li').count()).toBe(0);
-    expect(await bo.textContent('#room-title')).toBe('#lobby');
-
-    // Offline: the page says so, and what is written waits, shown as pending, until the network is back.
-    await ada.context().setOffline(true);
-    await ada.waitForSelector('#status.offline');
-    await ada.fill('#text', 'written offline');
-    await ada.press('#text', 'Enter');
-    await ada.locator('#outbox li.pending', { hasText: 'written offline' }).waitFor();
-    await ada.context().setOffline(false);
-    await bo.locator('#messages li', { hasText: 'written offline' }).waitFor();
-    await ada.locator('#messages li', { hasText: 'written offline' }).waitFor();
-    await ada.waitForSelector('#status.connected');
-    expect(await ada.locator('#outbox li').count()).toBe(0);
-    expect(await bo.locator('#messages li', { hasText: 'written offline' }).count()).toBe(1);
+    await page.$eval(tid('message-list'), (node) => node.scrollTo({ top: 0 }));
+    await page.waitForFunction((sel) => document.querySelectorAll(sel).length === 80, `${tid('message-list')} .timeline .msg`);
+    expect((await messageTexts(page)).slice(0, 2)).toEqual(['old 1', 'old 2']);
+    expect((await messageTexts(page)).slice(-1)).toEqual(['new 80']);
+    // The two days keep one separator each, and the reader's place is kept (not thrown back to the top).
+    expect(await days()).toEqual([expect.stringMatching(/\w/), 'Today']);
+    expect((await scrollOf(page)).top).toBeGreaterThan(100);
+    await page.waitForSelector(`text=This is the beginning of #history.`);
+    await screenshot(page);
   });
 
-  it('loads older messages on demand and shows who is typing', async () => {
+  it('scrolls new messages into view only when the reader is at the bottom; otherwise a marker says so', async () => {
     const server = await startServer();
-    for (let i = 1; i <= 60; i++) await storeQuietly(server, 'lobby', `old ${i}`);
-    const browser = await launch();
-    const ada = await enter(browser, server.url, 'Ada');
-    expect(await ada.locator('#messages li').count()).toBe(50);
-    expect(await ada.locator('#messages li .text').first().textContent()).toBe('old 11');
+    for (let i = 1; i <= 40; i++) await storeAt(server, 'busy', 'Grace', `backlog ${i}`, Date.now() - 60_000 + i);
+    const page = await chatPage(browser(), server.url, 'Ada', 'busy');
+    const grace = sdkClient(server.url, 'Grace');
+    await grace.join('busy');
 
-    await ada.click('#older');
-    await ada.waitForSelector('#older', { state: 'hidden' });
-    expect(await ada.locator('#messages li').count()).toBe(60);
-    expect(await ada.locator('#messages li .text').first().textContent()).toBe('old 1');
-    expect(await ada.locator('#messages li .text').last().textContent()).toBe('old 60');
+    await grace.send('busy', 'at the bottom');
+    await seesMessage(page, 'at the bottom');
+    let at = await scrollOf(page);
+    expect(at.height - at.top - at.client).toBeLessThan(2);
 
-    const bo = await enter(browser, server.url, 'Bo');
-    await bo.type('#text', 'hm');
-    await ada.waitForFunction(() => document.querySelector('#typing')?.textContent === 'Bo is typing…');
+    await page.$eval(tid('message-list'), (node) => node.scrollTo({ top: 100 }));
+    await grace.send('busy', 'while reading back');
+    await page.waitForSelector('#new-marker:not([hidden])');
+    expect(await page.textContent('#new-marker')).toBe('1 new message ↓');
+    expect((await scrollOf(page)).top).toBe(100);
+    await screenshot(page);
+
+    await page.click('#new-marker');
+    await page.waitForSelector('#new-marker', { state: 'hidden' });
+    at = await scrollOf(page);
+    expect(at.height - at.top - at.client).toBeLessThan(2);
+  });
+
+  it('sends on Enter, makes a new line on Shift+Enter, and keeps the lines', async () => {
+    const server = await startServer();
+    const page = await chatPage(browser(), server.url, 'Ada', 'lines');
+    const box = page.locator(tid('message-input'));
+    await box.pressSequentially('first line');
+    await box.press('Shift+Enter');
+    await box.pressSequentially('second line');
+    expect(await box.inputValue()).toBe('first line\nsecond line');
+    await page.click(tid('send-button'));
+    await seesMessage(page, 'first line\nsecond line');
+    expect(await box.inputValue()).toBe('');
+    const line = page.locator(`${tid('message-list')} .msg .text`).last();
+    // Shown on two lines.
+    expect((await line.boundingBox())!.height).toBeGreaterThan(30);
+    await box.pressSequentially('third');
+    await box.press('Enter');
+    await seesMessage(page, 'third');
+    // The latest send of this page says it was sent.
+    expect(await page.locator(`${tid('message-list')} .msg`, { hasText: 'third' }).locator('.delivery').textContent()).toContain('Sent');
+    expect(await page.locator(`${tid('message-list')} .delivery`).count()).toBe(1);
+  });
+
+  it('keeps what is written offline as pending until the network is back; a refused send offers Retry and Discard', async () => {
+    const server = await startServer();
+    const page = await chatPage(browser(), server.url, 'Ada', 'outbox');
+    const status = tid('connection-status');
+
+    await page.context().setOffline(true);
+    await page.waitForSelector(`${status}[data-state="offline"]`);
+    expect(await page.textContent(status)).toContain('offline');
+    expect(await page.isVisible('#reconnect')).toBe(true);
+    await send(page, 'written offline');
+    const pending = page.locator(`${tid('message-list')} .outbox .msg`, { hasText: 'written offline' });
+    await pending.waitFor();
+    expect(await pending.locator('.delivery').textContent()).toMatch(/Waiting to send|Sending/);
+    await screenshot(page, 'offline');
+
+    await page.context().setOffline(false);
+    await page.waitForSelector(`${status}[data-state="back-online"]`, { state: 'attached' });
+    expect(await page.textContent(status)).toContain('Back online');
+    await seesMessage(page, 'written offline');
+    expect(await page.locator(`${tid('message-list')} .outbox .msg`).count()).toBe(0);
+    await page.waitForSelector(`${status}[data-state="connected"]`, { state: 'attached' });
+
+    // A NUL character is refused for good (invalid_payload): the send fails, and says so.
+    await send(page, 'bad\u0000text');
+    const failed = page.locator(`${tid('message-list')} .outbox .msg.is-failed`);
+    await failed.waitFor();
+    expect(await failed.locator('.delivery').textContent()).toContain('Not sent');
+    await screenshot(page, 'failed');
+    await failed.getByRole('button', { name: 'Retry sending this message' }).click();
+    await page.locator(`${tid('message-list')} .outbox .msg.is-failed`).waitFor();
+    await page.locator(`${tid('message-list')} .outbox .msg`).getByRole('button', { name: 'Discard this message' }).click();
+    expect(await page.locator(`${tid('message-list')} .outbox .msg`).count()).toBe(0);
+    expect(await messageTexts(page)).toEqual(['written offline']);
+  });
+
+  it('explains the room-name rules when a name is refused, and joins nothing', async () => {
+    const server = await startServer();
+    const page = await chatPage(browser(), server.url, 'Ada', 'first');
+    for (const [typed, says] of [
+      ['Bad Room', 'cannot be a room name'],
+      ['General', 'try "general"'],
+      ['-dash', 'starting with a letter or a digit'],
+    ]) {
+      await page.fill(tid('room-input'), typed);
+      await page.click(tid('join-button'));
+      await page.waitForFunction((text) => document.querySelector('#join-error')?.textContent?.includes(text), says);
+      expect(await page.textContent('#join-error')).toContain('lowercase letters, digits, "-" and "_"');
+      expect(await page.getAttribute(tid('room-input'), 'aria-invalid')).toBe('true');
+    }
+    await screenshot(page);
+    expect(await page.locator(`${tid('room-list')} li:not(.is-active-room)`).count()).toBe(1);
+    await page.fill(tid('room-input'), '#second');
+    await page.click(tid('join-button'));
+    await shown(page, 'second');
+    expect(await page.textContent('#join-error')).toBe('');
   });
 
   it('serves the SDK as an ES module that a page can import and chat with', async () => {
     const server = await startServer();
-    const browser = await launch();
-    const page = await (await browser.newContext()).newPage();
-    await page.goto(server.url);
+    const page = await openApp(browser(), server.url);
+    await page.waitForSelector(tid('name-input'));
     // Plain JavaScript, as a page would write it (and out of reach of the test's own module transform).
     const result = await page.evaluate(`(async () => {
       const { ParleyClient } = await import('/sdk/parley.mjs');
@@ -106,5 +184,18 @@ describe('browser app', () => {
       return { members: info.members.map((u) => u.name), seq: message.seq, seen, status, offline: client.status };
     })()`);
     expect(result).toEqual({ members: ['Module'], seq: 1, seen: ['imported'], status: 'connected', offline: 'offline' });
+  });
+
+  it('signs in with the name typed and Enter, and refuses a blank one', async () => {
+    const server = await startServer();
+    const page = await openApp(browser(), server.url);
+    await page.press(tid('name-input'), 'Enter');
+    await page.waitForFunction(() => document.querySelector('#name-error')?.textContent !== '');
+    await page.fill(tid('name-input'), '  Ada  ');
+    await page.press(tid('name-input'), 'Enter');
+    await connectedPage(page);
+    expect(await page.textContent('#me-name')).toBe('Ada');
+    expect(await page.textContent('#empty')).toContain('No room open');
+    await screenshot(page);
   });
 });
