@@ -1,5 +1,4 @@
 import express, { type NextFunction, type Request, type Response } from 'express';
-import path from 'node:path';
 import { identify, type Identity } from '../auth';
 import type { Chat } from '../chat';
 import type { Config } from '../config';
@@ -7,6 +6,7 @@ import { AppError, HTTP_STATUS, toErrorBody } from '../errors';
 import type { Logger } from '../logger';
 import type { Metrics } from '../metrics';
 import { parseHistory, parsePostBody, parseRoom, queryNumber } from '../validation';
+import { serveStatic } from './static';
 
 export interface RoutesDeps {
   chat: Chat;
@@ -81,7 +81,7 @@ export function createHttpApp(deps: RoutesDeps): express.Express {
   api.use((_req, _res, next) => next(new AppError('invalid_payload', 'no such route')));
   app.use('/api', api);
 
-  app.use(express.static(deps.publicDir, { index: 'index.html', maxAge: '1h', setHeaders: noCacheHtml }));
+  app.use(serveStatic(deps.publicDir));
 
   // Errors, including a body that is not JSON, answer `{ error: { code, message } }`.
   app.use((err: unknown, _req: Request, res: Response, _next: NextFunction) => {
@@ -110,8 +110,4 @@ function httpError(err: unknown) {
 
 function isNotFound(err: unknown): boolean {
   return err instanceof AppError && err.message === 'no such route';
-}
-
-function noCacheHtml(res: Response, file: string): void {
-  if (path.extname(file) === '.html') res.setHeader('Cache-Control', 'no-cache');
 }
