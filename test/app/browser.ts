@@ -45,7 +45,8 @@ export interface OpenOptions extends Pick<BrowserContextOptions, 'bypassCSP'> {
 
 /**
  * A page of the app in a fresh browser context (its own storage and
- * cookies), closed after the test. A script error in the page fails the test.
+ * cookies), closed after the test. A script error in the page, or anything
+ * its Content-Security-Policy blocks, fails the test.
  */
 export async function openApp(browser: Browser, url: string, options: OpenOptions = {}): Promise<Page> {
   const context = await browser.newContext({ viewport: options.viewport ?? DESKTOP, bypassCSP: options.bypassCSP });
@@ -53,6 +54,10 @@ export async function openApp(browser: Browser, url: string, options: OpenOption
   const page = await context.newPage();
   const errors: string[] = [];
   page.on('pageerror', (err) => errors.push(err.message));
+  // The app must work within its own Content-Security-Policy.
+  page.on('console', (message) => {
+    if (/Content Security Policy/i.test(message.text())) errors.push(message.text());
+  });
   defer(() => expect(errors).toEqual([]));
   await page.goto(url + (options.path ?? '/'));
   return page;
