@@ -16,7 +16,6 @@ export class Layout {
       openSidebar: HTMLButtonElement;
       closeSidebar: HTMLButtonElement;
       membersToggle: HTMLButtonElement;
-      membersPanel: HTMLElement;
     },
   ) {
     parts.openSidebar.addEventListener('click', () => this.setSidebar(true));

@@ -40,7 +40,6 @@ const layout = new Layout({
   openSidebar: byId<HTMLButtonElement>('open-sidebar'),
   closeSidebar: byId<HTMLButtonElement>('close-sidebar'),
   membersToggle: byId<HTMLButtonElement>('members-toggle'),
-  membersPanel: byId('members-panel'),
 });
 
 const shell: Shell = {

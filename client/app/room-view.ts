@@ -104,11 +104,6 @@ export class RoomView {
     this.renderEdge();
   }
 
-  /** Whether the room is on screen. */
-  get visible(): boolean {
-    return this.parts !== undefined;
-  }
-
   /** Puts the room on screen, where the reader left it (at the bottom the first time). */
   attach(parts: RoomParts): void {
     this.parts = parts;
