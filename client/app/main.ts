@@ -75,6 +75,9 @@ const shell: Shell = {
 byId('reconnect').addEventListener('click', () => session?.client.connect());
 shell.newMarker.addEventListener('click', () => session?.jumpToBottom());
 shell.scroller.addEventListener('scroll', () => session?.scrolled(), { passive: true });
+document.addEventListener('visibilitychange', () => {
+  if (document.visibilityState === 'visible') session?.pageShown();
+});
 
 nameForm.addEventListener('submit', (e) => {
   e.preventDefault();

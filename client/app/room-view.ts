@@ -140,6 +140,13 @@ export class RoomView {
     this.clearMarker();
   }
 
+  /** The reader sees the room (shown, in a page in view): nothing is unread. */
+  markRead(): void {
+    if (this.unread === 0) return;
+    this.unread = 0;
+    this.ctx.changed();
+  }
+
   /** The join (or a re-join after a reconnect) completed. */
   joinedRoom(info: JoinInfo): void {
     const first = !this.joined;
@@ -181,13 +188,12 @@ export class RoomView {
       if (this.parts) this.scrollToBottom();
       return;
     }
-    if (!this.parts) {
-      if (!own) {
-        this.unread++;
-        this.ctx.changed();
-      }
-      return;
+    // Unread: the room is not shown, or the whole page is out of sight (another tab).
+    if (!own && (!this.parts || document.visibilityState === 'hidden')) {
+      this.unread++;
+      this.ctx.changed();
     }
+    if (!this.parts) return;
     if (stick || fromHere) this.scrollToBottom();
     else if (!own) {
       this.newBelow++;
@@ -327,12 +333,6 @@ export class RoomView {
     if (lastPending) return { grouped: true };
     const last = this.shown[this.shown.length - 1];
     return placeAfter({ userId: self.id, ts: Date.now() }, last && previous(last.message), new Date(), this.breakAfterLast);
-  }
-
-  private markRead(): void {
-    if (this.unread === 0) return;
-    this.unread = 0;
-    this.ctx.changed();
   }
 
   private renderEdge(): void {

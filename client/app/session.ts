@@ -120,6 +120,11 @@ export class ChatSession {
     this.client.setTyping(room, typing);
   }
 
+  /** The page came back into view: the room shown is read. */
+  pageShown(): void {
+    this.current?.markRead();
+  }
+
   /** Scrolls the room shown to its newest message. */
   jumpToBottom(): void {
     this.current?.jumpToBottom();

@@ -88,6 +88,26 @@ describe('browser app', () => {
     expect(at.height - at.top - at.client).toBeLessThan(2);
   });
 
+  it('counts what came while the page was out of sight (another tab) in the title, until it is back in view', async () => {
+    const server = await startServer();
+    const page = await chatPage(browser(), server.url, 'Ada', 'away');
+    const grace = sdkClient(server.url, 'Grace');
+    await grace.join('away');
+    // The browser says the page is hidden, as it does when another tab is in front.
+    const setVisibility = (state: 'hidden' | 'visible') =>
+      page.evaluate((value) => {
+        Object.defineProperty(document, 'visibilityState', { configurable: true, get: () => value });
+        document.dispatchEvent(new Event('visibilitychange'));
+      }, state);
+    await setVisibility('hidden');
+    await grace.send('away', 'while you were in another tab');
+    await page.waitForFunction(() => document.title === '(1) #away · Parley');
+    expect(await page.textContent(`li[data-room="away"] ${tid('unread')}`)).toBe('1');
+    await setVisibility('visible');
+    await page.waitForFunction(() => document.title === '#away · Parley');
+    expect(await page.isHidden(`li[data-room="away"] ${tid('unread')}`)).toBe(true);
+  });
+
   it('sends on Enter, makes a new line on Shift+Enter, and keeps the lines', async () => {
     const server = await startServer();
     const page = await chatPage(browser(), server.url, 'Ada', 'lines');
