@@ -187,6 +187,38 @@ describe('browser app', () => {
     expect(await page.textContent('#join-error')).toBe('');
   });
 
+  it('says that older messages were skipped when the service no longer keeps what came while the page was away', async () => {
+    const server = await startServer({ historyMax: 5 });
+    const page = await chatPage(browser(), server.url, 'Ada', 'retention');
+    const grace = sdkClient(server.url, 'Grace');
+    await grace.join('retention');
+    await grace.send('retention', 'before the gap');
+    await seesMessage(page, 'before the gap');
+
+    await page.context().setOffline(true);
+    await page.waitForSelector(`${tid('connection-status')}[data-state="offline"]`, { state: 'attached' });
+    // Far more than the room keeps (5, trimmed in batches): the first ones are gone when the page is back.
+    for (let i = 1; i <= 40; i++) await grace.send('retention', `while away ${i}`);
+    await page.context().setOffline(false);
+    await seesMessage(page, 'while away 40');
+
+    const notice = page.locator(`${tid('message-list')} .notice`);
+    expect(await notice.count()).toBe(1);
+    const from = Number(await notice.getAttribute('data-skipped-from'));
+    const to = Number(await notice.getAttribute('data-skipped-to'));
+    expect(from).toBe(2);
+    expect(to).toBeGreaterThanOrEqual(from);
+    expect(await notice.textContent()).toContain(`${to - from + 1} older ${to === from ? 'message was' : 'messages were'} skipped`);
+    // In its place: after the last message before the gap, before the first one kept after it.
+    const texts = await messageTexts(page);
+    expect(texts[0]).toBe('before the gap');
+    expect(texts.slice(1)).toEqual(Array.from({ length: 40 - (to - 1) }, (_, i) => `while away ${to + i}`));
+    expect(await notice.evaluate((node) => node.previousElementSibling?.querySelector('.text')?.textContent)).toBe('before the gap');
+    expect(await notice.evaluate((node) => node.nextElementSibling?.querySelector('.text')?.textContent)).toBe(`while away ${to}`);
+    await notice.scrollIntoViewIfNeeded();
+    await screenshot(page);
+  });
+
   it('serves the SDK as an ES module that a page can import and chat with', async () => {
     const server = await startServer();
     const page = await openApp(browser(), server.url);
