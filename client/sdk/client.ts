@@ -1,5 +1,5 @@
 import { HISTORY_DEFAULT_LIMIT, type Message, type SessionEvent, type User } from '../../protocol';
-import { DEFAULT_BACKOFF, type BackoffOptions } from './backoff';
+import { DEFAULT_BACKOFF, type BackoffOptions } from '../../common/backoff';
 import { Connection } from './connection';
 import { Emitter } from './emitter';
 import { ParleyError } from './errors';

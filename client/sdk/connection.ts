@@ -9,7 +9,7 @@ import {
   type ServerToClientEvents,
   type SessionEvent,
 } from '../../protocol';
-import { backoffDelay, type BackoffOptions } from './backoff';
+import { backoffDelay, type BackoffOptions } from '../../common/backoff';
 import { Emitter } from './emitter';
 import { ParleyError, type ParleyErrorCode } from './errors';
 import type { ConnectionStatus, ParleyClientOptions } from './types';

@@ -11,7 +11,7 @@ export type { ConnectionStatus, JoinInfo, OlderPage, ParleyClientEvents, ParleyC
 export { ParleyError, isPermanent } from './errors';
 export type { ParleyErrorCode } from './errors';
 export type { OutboxEntry, Sending, SendStatus } from './outbox';
-export type { BackoffOptions } from './backoff';
+export type { BackoffOptions } from '../../common/backoff';
 export { randomId } from './ids';
 export type {
   ErrorCode,

@@ -1,5 +1,5 @@
 import type { Answer, Message, SendAnswer, SendPayload } from '../../protocol';
-import { backoffDelay, type BackoffOptions } from './backoff';
+import { backoffDelay, type BackoffOptions } from '../../common/backoff';
 import { asParleyError, isPermanent, ParleyError } from './errors';
 import { randomId } from './ids';
 import { retryDelay } from './retry';

@@ -4,7 +4,7 @@
  * keeps its own queue, which outlives a connection, but waits by the same rule.)
  */
 import type { Ok } from '../../protocol';
-import { backoffDelay, type BackoffOptions } from './backoff';
+import { backoffDelay, type BackoffOptions } from '../../common/backoff';
 import type { AnswerOf, Connection, PayloadOf, RequestEvent } from './connection';
 import { asParleyError, isPermanent, ParleyError } from './errors';
 

@@ -1,5 +1,5 @@
 import { HISTORY_DEFAULT_LIMIT, HISTORY_MAX_LIMIT, type JoinAnswer, type JoinPayload, type Message, type Ok, type PresenceEvent, type User } from '../../protocol';
-import { backoffDelay, type BackoffOptions } from './backoff';
+import { backoffDelay, type BackoffOptions } from '../../common/backoff';
 import type { AnswerOf, Connection, PayloadOf, RequestEvent } from './connection';
 import { asParleyError, isPermanent, ParleyError } from './errors';
 import { RoomPresence } from './presence';

@@ -1,7 +1,7 @@
 /** The SDK's public types: the options, the connection status, what a join and a page answer, and the events. */
 import type { ManagerOptions, SocketOptions } from 'socket.io-client';
 import type { HandshakeAuth, Message, PresenceEvent, SessionEvent, TypingEvent, User } from '../../protocol';
-import type { BackoffOptions } from './backoff';
+import type { BackoffOptions } from '../../common/backoff';
 import type { ParleyError } from './errors';
 import type { OutboxEntry } from './outbox';
 

@@ -1,4 +1,5 @@
 import { createClient, ErrorReply, type RedisClientType } from 'redis';
+import { backoffDelay } from '../../common/backoff';
 import { UnavailableError } from '../errors';
 import type { Logger } from '../logger';
 
@@ -64,11 +65,10 @@ export class RedisLinks {
     options: RedisLinkOptions = {},
   ) {
     this.options = { ...DEFAULTS, ...options };
-    const reconnectStrategy = (retries: number) => {
-      const base = Math.min(this.options.reconnectMaxMs, this.options.reconnectMinMs * 2 ** Math.min(retries, 16));
-      // Jitter keeps a fleet of instances from reconnecting in lockstep after a Redis restart.
-      return Math.round(base / 2 + Math.random() * (base / 2));
-    };
+    // Jitter keeps a fleet of instances from reconnecting in lockstep after a
+    // Redis restart. node-redis counts retries from 0.
+    const backoff = { baseMs: this.options.reconnectMinMs, maxMs: this.options.reconnectMaxMs };
+    const reconnectStrategy = (retries: number) => backoffDelay(retries + 1, backoff);
     this.command = createClient({
       url,
       name: `parley-cmd:${name}`,

@@ -1,5 +1,5 @@
 import { CLIENT_ID_PATTERN } from '../../protocol';
-import { backoffDelay } from '../../client/sdk/backoff';
+import { backoffDelay } from '../../common/backoff';
 import { randomId } from '../../client/sdk/ids';
 import { RoomPresence } from '../../client/sdk/presence';
 import { RoomState, type Handover } from '../../client/sdk/room';
