@@ -3,15 +3,39 @@ import os from 'node:os';
 import { z } from 'zod';
 
 /**
+ * The default of every setting, stated here once: the environment schema
+ * below and the modules that take a setting as an option (with tests passing
+ * short timings) fall back to these.
+ */
+export const DEFAULTS = {
+  port: 3000,
+  host: '0.0.0.0',
+  historyMax: 10_000,
+  logLevel: 'info',
+  drainTimeoutMs: 10_000,
+  pingIntervalMs: 20_000,
+  pingTimeoutMs: 20_000,
+  presenceHeartbeatMs: 5000,
+  presenceStaleMs: 15_000,
+} as const;
+
+/**
+ * The largest Socket.IO frame and HTTP body an instance accepts, in bytes: a
+ * fixed limit on what a client can make an instance hold, not a setting.
+ */
+export const MAX_FRAME_BYTES = 64 * 1024;
+
+/**
  * Every setting of an instance, read from the environment once and checked
  * here. A bad value stops start-up with one line that names the variable.
+ * Defaults are in `DEFAULTS`.
  */
 export interface Config {
-  /** HTTP + Socket.IO port. @default 3000 */
+  /** HTTP + Socket.IO port. */
   port: number;
-  /** Bind address. @default "0.0.0.0" */
+  /** Bind address. */
   host: string;
-  /** Redis for the adapter, history and presence; unset = in-memory, single instance. */
+  /** Redis for the bus, history and presence; unset = in-memory, single instance. */
   redisUrl?: string;
   /** HS256 secret; set = token mode, unset = open mode. */
   authSecret?: string;
@@ -23,17 +47,16 @@ export interface Config {
   trustProxy: boolean;
   /** Rate limits on (sends, joins, connections per address). @default true */
   limits: boolean;
-  /** Messages kept per room. @default 10000 */
+  /** Messages kept per room. */
   historyMax: number;
-  /** pino level. @default "info" */
+  /** pino level. */
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
-  /** How long draining waits for clients to move before exiting. @default 10000 */
+  /** How long draining waits for clients to move before exiting. */
   drainTimeoutMs: number;
   /**
    * Engine.IO heartbeat: a client that answers no ping within
    * `pingIntervalMs + pingTimeoutMs` is dropped, and a client whose server
    * froze notices within the same time and reconnects elsewhere.
-   * @default 20000 and 20000
    */
   pingIntervalMs: number;
   pingTimeoutMs: number;
@@ -42,7 +65,6 @@ export interface Config {
    * instance may stay silent before the others take its users out of their
    * rooms (a crash). Short values suit fault tests; the defaults keep the
    * contract's "within 30 s". Ignored without `REDIS_URL`.
-   * @default 5000 and 15000
    */
   presenceHeartbeatMs: number;
   presenceStaleMs: number;
@@ -77,11 +99,11 @@ const flag = z
   .transform((v) => ['1', 'true', 'yes', 'on'].includes(v));
 
 const fields = {
-  PORT: port.default('3000'),
+  PORT: port.default(String(DEFAULTS.port)),
   HOST: z
     .string()
     .refine((h) => isIP(h) !== 0 || HOSTNAME.test(h), 'must be an IP address or a host name')
-    .default('0.0.0.0'),
+    .default(DEFAULTS.host),
   REDIS_URL: z
     .string()
     .url()
@@ -98,13 +120,13 @@ const fields = {
   INSTANCE_ID: z.string().regex(/^[A-Za-z0-9_.:-]{1,64}$/, 'must be 1-64 of [A-Za-z0-9_.:-]').optional(),
   TRUST_PROXY: flag.default('off'),
   LIMITS: flag.default('on'),
-  HISTORY_MAX: whole(100, 1_000_000).default('10000'),
-  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
-  DRAIN_TIMEOUT_MS: whole(0, 600_000).default('10000'),
-  PING_INTERVAL_MS: whole(100, 300_000).default('20000'),
-  PING_TIMEOUT_MS: whole(100, 300_000).default('20000'),
-  PRESENCE_HEARTBEAT_MS: whole(100, 60_000).default('5000'),
-  PRESENCE_STALE_MS: whole(200, 300_000).default('15000'),
+  HISTORY_MAX: whole(100, 1_000_000).default(String(DEFAULTS.historyMax)),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default(DEFAULTS.logLevel),
+  DRAIN_TIMEOUT_MS: whole(0, 600_000).default(String(DEFAULTS.drainTimeoutMs)),
+  PING_INTERVAL_MS: whole(100, 300_000).default(String(DEFAULTS.pingIntervalMs)),
+  PING_TIMEOUT_MS: whole(100, 300_000).default(String(DEFAULTS.pingTimeoutMs)),
+  PRESENCE_HEARTBEAT_MS: whole(100, 60_000).default(String(DEFAULTS.presenceHeartbeatMs)),
+  PRESENCE_STALE_MS: whole(200, 300_000).default(String(DEFAULTS.presenceStaleMs)),
 } as const;
 
 /**

@@ -44,3 +44,8 @@ export function toErrorBody(err: unknown): ErrorBody {
   }
   return { code: 'internal', message: 'internal error' };
 }
+
+/** The `Retry-After` header (whole seconds) for an error body that says when to retry; none otherwise. */
+export function retryAfterHeader(body: ErrorBody): Record<string, string> {
+  return body.retryAfterMs === undefined ? {} : { 'retry-after': String(Math.ceil(body.retryAfterMs / 1000)) };
+}

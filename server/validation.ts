@@ -23,18 +23,22 @@ import { AppError } from './errors';
 const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
 const seqNumber = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
 
-// `invalid_room` is told apart from other failures by this message.
-const ROOM_MESSAGE = 'must match ^[a-z0-9][a-z0-9_-]{0,63}$';
-const TOO_LARGE_MESSAGE = `must be at most ${MAX_TEXT_LENGTH} characters`;
+/**
+ * Checks whose failure is not `invalid_payload` carry their contract code in
+ * the issue's params, so that `parse` tells them apart by the code, not by the
+ * text of the message.
+ */
+type Code = 'invalid_room' | 'too_large';
+const withCode = (code: Code, message: string) => ({ message, params: { code } });
 
-const room = z.string().max(64, ROOM_MESSAGE).regex(ROOM_PATTERN, ROOM_MESSAGE);
+const room = z.string().refine((r) => r.length <= 64 && ROOM_PATTERN.test(r), withCode('invalid_room', `must match ${ROOM_PATTERN.source}`));
 const clientId = z.string().regex(CLIENT_ID_PATTERN, 'must be 1-64 characters of [A-Za-z0-9_-]');
 // Text length is counted as the protocol module defines it (`String.length`,
 // UTF-16 code units), so that a client checking `text.length` before sending
 // agrees with the server on every text.
 const text = z
   .string()
-  .max(MAX_TEXT_LENGTH, TOO_LARGE_MESSAGE)
+  .refine((t) => t.length <= MAX_TEXT_LENGTH, withCode('too_large', `must be at most ${MAX_TEXT_LENGTH} characters`))
   .refine((t) => !t.includes('\u0000'), 'must not contain NUL')
   .refine((t) => t.trim().length > 0, 'must have a non-blank character');
 
@@ -75,12 +79,8 @@ function parse<T>(schema: z.ZodType<T, z.ZodTypeDef, unknown>, input: unknown): 
   const issue = result.error.issues[0];
   const field = issue.path.join('.');
   const where = field ? `${field}: ` : '';
-  if (issue.path[0] === 'room' && issue.message === ROOM_MESSAGE) {
-    throw new AppError('invalid_room', `room: ${ROOM_MESSAGE}`);
-  }
-  if (issue.path[0] === 'text' && issue.message === TOO_LARGE_MESSAGE) {
-    throw new AppError('too_large', `text: ${TOO_LARGE_MESSAGE}`);
-  }
+  const code = issue.code === 'custom' ? (issue.params?.code as Code | undefined) : undefined;
+  if (code) throw new AppError(code, `${where}${issue.message}`);
   const message = issue.code === 'invalid_type' ? `${where}expected ${issue.expected}, got ${issue.received}` : `${where}${issue.message}`;
   throw new AppError('invalid_payload', message);
 }

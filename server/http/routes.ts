@@ -1,8 +1,8 @@
 import express, { type NextFunction, type Request, type Response } from 'express';
 import { identify, type Identity } from '../auth';
 import type { Chat } from '../chat';
-import type { Config } from '../config';
-import { AppError, HTTP_STATUS, toErrorBody } from '../errors';
+import { MAX_FRAME_BYTES, type Config } from '../config';
+import { AppError, HTTP_STATUS, retryAfterHeader, toErrorBody } from '../errors';
 import type { Logger } from '../logger';
 import type { Metrics } from '../metrics';
 import { parseHistory, parsePostBody, parseRoom, queryNumber } from '../validation';
@@ -41,7 +41,7 @@ export function createHttpApp(deps: RoutesDeps): express.Express {
   });
 
   const api = express.Router();
-  api.use(express.json({ limit: '64kb' }));
+  api.use(express.json({ limit: MAX_FRAME_BYTES }));
 
   // Token mode: every /api route needs a bearer token.
   const bearer = (req: Request): Identity | undefined => {
@@ -78,7 +78,7 @@ export function createHttpApp(deps: RoutesDeps): express.Express {
     res.status(201).json({ message });
   });
 
-  api.use((_req, _res, next) => next(new AppError('invalid_payload', 'no such route')));
+  api.use((_req, _res, next) => next(new NoSuchRoute()));
   app.use('/api', api);
 
   app.use(serveStatic(deps.publicDir));
@@ -88,8 +88,8 @@ export function createHttpApp(deps: RoutesDeps): express.Express {
     const body = httpError(err);
     if (body.code === 'internal') logger.error({ err }, 'http route failed');
     metrics.errors.inc({ code: body.code });
-    if (body.retryAfterMs !== undefined) res.set('Retry-After', String(Math.ceil(body.retryAfterMs / 1000)));
-    res.status(body.code === 'invalid_payload' && isNotFound(err) ? 404 : HTTP_STATUS[body.code]).json({ error: body });
+    res.set(retryAfterHeader(body));
+    res.status(err instanceof NoSuchRoute ? 404 : HTTP_STATUS[body.code]).json({ error: body });
   });
 
   return app;
@@ -108,6 +108,9 @@ function httpError(err: unknown) {
   return toErrorBody(err);
 }
 
-function isNotFound(err: unknown): boolean {
-  return err instanceof AppError && err.message === 'no such route';
+/** An unknown `/api` route: `invalid_payload`, as the contract has no code for it, with the status 404. */
+class NoSuchRoute extends AppError {
+  constructor() {
+    super('invalid_payload', 'no such route');
+  }
 }

@@ -1,4 +1,7 @@
 import http from 'node:http';
+import { retryAfterHeader, toErrorBody, UnavailableError } from '../errors';
+
+const JSON_TYPE = 'application/json; charset=utf-8';
 
 /**
  * What an instance answers while its backend is still connecting (Redis not
@@ -9,11 +12,12 @@ import http from 'node:http';
  */
 export function startingServer(): http.Server {
   return http.createServer((req, res) => {
-    const alive = req.method === 'GET' && req.url === '/healthz';
-    const body = alive
-      ? { ok: true }
-      : { error: { code: 'unavailable', message: 'starting: waiting for the store', retryAfterMs: 1000 } };
-    res.writeHead(alive ? 200 : 503, { 'content-type': 'application/json; charset=utf-8', ...(alive ? {} : { 'retry-after': '1' }) });
-    res.end(JSON.stringify(body));
+    if (req.method === 'GET' && req.url === '/healthz') {
+      res.writeHead(200, { 'content-type': JSON_TYPE }).end(JSON.stringify({ ok: true }));
+      return;
+    }
+    const error = toErrorBody(new UnavailableError('starting: waiting for the store'));
+    res.writeHead(503, { 'content-type': JSON_TYPE, ...retryAfterHeader(error) });
+    res.end(JSON.stringify({ error }));
   });
 }
