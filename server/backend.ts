@@ -36,7 +36,13 @@ export interface Backend {
   close(): Promise<void>;
 }
 
-export function createMemoryBackend(config: Pick<Config, 'historyMax' | 'limits'>): Backend {
+/** The backend of a single instance, in memory. */
+export interface MemoryBackend extends Backend {
+  readonly kind: 'memory';
+  presence: MemoryPresence;
+}
+
+export function createMemoryBackend(config: Pick<Config, 'historyMax' | 'limits'>): MemoryBackend {
   return {
     kind: 'memory',
     store: new MemoryMessageStore(config.historyMax),

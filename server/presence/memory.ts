@@ -1,8 +1,13 @@
+import { EventEmitter } from 'node:events';
 import type { User } from '../../protocol';
-import type { JoinResult, LastChange, LeaveResult, Presence, PresenceSnapshot } from './types';
+import type { JoinResult, LastChange, LeaveResult, Presence, PresenceEvents, PresenceSnapshot } from './types';
 
-/** Presence of a single instance, in memory. */
-export class MemoryPresence implements Presence {
+/**
+ * Presence of a single instance, in memory. It never tells `reaped` or
+ * `restored`: one instance has nobody else's members to reap and is never
+ * taken for dead.
+ */
+export class MemoryPresence extends EventEmitter<PresenceEvents> implements Presence {
   /** room → user id → the user and its sockets in the room. */
   private readonly rooms_ = new Map<string, Map<string, { user: User; sockets: Set<string> }>>();
   /**
@@ -36,10 +41,12 @@ export class MemoryPresence implements Presence {
     return { last, members: users.size, version };
   }
 
+  /** The room's members (for tests: joins answer them). */
   async members(room: string): Promise<User[]> {
     return [...(this.rooms_.get(room)?.values() ?? [])].map((e) => e.user);
   }
 
+  /** The room's members and the presence version they reflect (for tests). */
   async snapshot(room: string): Promise<PresenceSnapshot> {
     return { members: await this.members(room), version: this.version(room) };
   }
@@ -52,16 +59,6 @@ export class MemoryPresence implements Presence {
   async rooms(): Promise<Array<{ room: string; members: number }>> {
     return [...this.rooms_].map(([room, users]) => ({ room, members: users.size }));
   }
-
-  onReaped(): void {
-    // One instance: nobody else's members to reap.
-  }
-
-  onRestored(): void {
-    // One instance: never taken for dead.
-  }
-
-  async close(): Promise<void> {}
 
   private version(room: string): number {
     return this.last.get(room)?.version ?? 0;

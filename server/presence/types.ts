@@ -1,3 +1,4 @@
+import type { EventEmitter } from 'node:events';
 import type { User } from '../../protocol';
 
 /*
@@ -28,7 +29,7 @@ export interface LeaveResult {
   version: number;
 }
 
-/** A change of a room's members that no socket of this instance asked for. */
+/** A change of a room's members, as its presence event tells it. */
 export interface PresenceChange {
   room: string;
   user: User;
@@ -37,12 +38,6 @@ export interface PresenceChange {
   /** The room's presence version after the change. */
   version: number;
 }
-
-/** Users who left a room without a socket of this instance (another instance died, or Redis was away). */
-export type ReapedLeave = PresenceChange;
-
-/** Users present again because their instance, taken for dead, registered its sockets again. */
-export type RestoredJoin = PresenceChange;
 
 /** A room's members together with the presence version they reflect. */
 export interface PresenceSnapshot {
@@ -55,26 +50,25 @@ export interface LastChange extends PresenceChange {
   event: 'join' | 'leave';
 }
 
+/** What presence tells of the changes of members that no socket of this instance asked for. */
+export interface PresenceEvents {
+  /** Users taken out of a room without a socket of this instance asking: their instance died, or their leave failed while Redis was away. */
+  reaped: [leave: PresenceChange];
+  /** Users present again because their instance, taken for dead, registered its sockets again. */
+  restored: [join: PresenceChange];
+}
+
 /**
  * Who is in which room, service-wide. A user with several sockets counts once.
  *
  * Implementations: in memory (one instance) and Redis (any number, with a
  * heartbeat per instance so that the members of a dead instance are removed).
  */
-export interface Presence {
+export interface Presence extends EventEmitter<PresenceEvents> {
   join(room: string, user: User, socketId: string): Promise<JoinResult>;
   leave(room: string, user: User, socketId: string): Promise<LeaveResult>;
-  members(room: string): Promise<User[]>;
-  /** The room's members and the presence version they reflect, read together. */
-  snapshot(room: string): Promise<PresenceSnapshot>;
   /** The room's last change of members; undefined if none is known (never, or long ago). */
   lastChange(room: string): Promise<LastChange | undefined>;
   /** Every room with members now, and how many. */
   rooms(): Promise<Array<{ room: string; members: number }>>;
-  /** Registers who hears of users removed because their instance died. */
-  onReaped(listener: (leave: ReapedLeave) => void): void;
-  /** Registers who hears of users present again because their instance, taken for dead, came back. */
-  onRestored(listener: (join: RestoredJoin) => void): void;
-  /** Stops timers; takes this instance's sockets out where it can. */
-  close(): Promise<void>;
 }

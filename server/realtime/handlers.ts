@@ -158,8 +158,8 @@ export function userRoom(user: User): string {
  */
 export function relayPresence(io: ParleyServer, backend: Backend, logger: Logger): void {
   const { presence } = backend;
-  presence.onReaped((leave) => io.to(leave.room).emit('presence', presenceEvent('leave', leave)));
-  presence.onRestored((join) => io.to(join.room).emit('presence', presenceEvent('join', join)));
+  presence.on('reaped', (leave) => io.to(leave.room).emit('presence', presenceEvent('leave', leave)));
+  presence.on('restored', (join) => io.to(join.room).emit('presence', presenceEvent('join', join)));
   backend.onLinkRestored(() => {
     replayLastChanges(io, backend).catch((err) => logger.warn({ err }, 'could not tell rooms their last presence change after the bus came back'));
   });

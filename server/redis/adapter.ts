@@ -97,7 +97,7 @@ export function createBus(links: RedisLinks, logger: Logger, kind: 'sharded' | '
       Promise.all(toArray(channels).map((c) => issue(kind, c, false, listener, bufferMode))).then(() => {});
   }
 
-  links.onSubscriberRestored(() => {
+  links.on('subscriber-restored', () => {
     // node-redis has resubscribed what had succeeded; repeat what had failed, then say the bus is whole again.
     const repairs = [...subscriptions.values()]
       .filter((s) => s.failed)

@@ -5,7 +5,8 @@ import type { Logger } from '../logger';
 import { createBus } from './adapter';
 import { RedisLinks, type RedisLinkOptions } from './connection';
 import { createRedisLimits } from './limits';
-import { RedisPresence, type PresenceTimings } from './presence';
+import { Liveness, type PresenceTimings } from './liveness';
+import { RedisPresence } from './presence';
 import { RedisMessageStore } from './store';
 
 /** Timings of the Redis backend; the defaults suit production, tests pass short ones. */
@@ -18,6 +19,7 @@ export type RedisBackendOptions = RedisLinkOptions &
 /** The Redis backend, with what fault tests need besides the `Backend` interface. */
 export interface RedisBackend extends Backend {
   readonly kind: 'redis';
+  presence: RedisPresence;
   /** Which Socket.IO adapter is in use: `sharded` on Redis >= 7, else `classic`. */
   readonly adapterKind: 'sharded' | 'classic';
   /** The Redis server's version. */
@@ -58,9 +60,10 @@ export async function createRedisBackend(
   const bus = createBus(links, log, adapterKind);
   log.info({ redisVersion, adapter: adapterKind }, `redis ${redisVersion}: using the ${adapterKind} socket.io adapter`);
 
-  const presence = new RedisPresence(links, log, presenceId, options);
+  const presence = new RedisPresence(links, presenceId);
+  const liveness = new Liveness(links, log, presenceId, presence, options);
   try {
-    await presence.start();
+    await liveness.start();
   } catch (err) {
     await links.close();
     throw err;
@@ -82,13 +85,13 @@ export async function createRedisBackend(
     onRemoteMessage: (listener) => bus.onRemoteMessage(listener),
     close: () =>
       (closing ??= (async () => {
-        await presence.close();
+        await liveness.close();
         await links.close();
         log.info('redis links closed');
       })()),
     abandon: async () => {
       closing ??= Promise.resolve();
-      presence.abandon();
+      liveness.abandon();
       await links.abandon();
     },
   };

@@ -1,3 +1,4 @@
+import { EventEmitter, on } from 'node:events';
 import { createClient, ErrorReply, type RedisClientType } from 'redis';
 import { backoffDelay } from '../../common/backoff';
 import { UnavailableError } from '../errors';
@@ -28,8 +29,24 @@ const DEFAULTS: Required<RedisLinkOptions> = {
   reconnectMaxMs: 5000,
 };
 
-/** Redis error replies that mean "not now" rather than "wrong": the caller may retry. */
-const TRANSIENT_REPLY = /^(LOADING|BUSY|MASTERDOWN|TRYAGAIN|CLUSTERDOWN|READONLY|OOM|NOREPLICAS)\b/;
+/** Kinds of Redis error replies that mean "not now" rather than "wrong": the caller may retry. */
+const TRANSIENT_REPLIES = new Set(['LOADING', 'BUSY', 'MASTERDOWN', 'TRYAGAIN', 'CLUSTERDOWN', 'READONLY', 'OOM', 'NOREPLICAS']);
+
+/**
+ * The kind of a Redis error reply (`NOSCRIPT`, `LOADING`, ...): the protocol
+ * puts it as the first word of the reply, and node-redis hands the reply over
+ * as text only. Undefined for anything that is not an error reply.
+ */
+export function replyKind(err: unknown): string | undefined {
+  return err instanceof ErrorReply ? /^[A-Z]+/.exec(err.message)?.[0] : undefined;
+}
+
+/** What the links tell: every change of `ready()`, and the subscriber link back after an outage. */
+export interface LinkEvents {
+  readiness: [ready: boolean];
+  /** The subscriber link is ready again after being down; node-redis has resubscribed what had succeeded. */
+  'subscriber-restored': [];
+}
 
 /**
  * The two connections of an instance to Redis: one for commands (history,
@@ -38,7 +55,7 @@ const TRANSIENT_REPLY = /^(LOADING|BUSY|MASTERDOWN|TRYAGAIN|CLUSTERDOWN|READONLY
  * exponential backoff, and turns a failed or hung command into
  * `UnavailableError`.
  */
-export class RedisLinks {
+export class RedisLinks extends EventEmitter<LinkEvents> {
   readonly command: RedisClient;
   readonly subscriber: RedisClient;
   private readonly options: Required<RedisLinkOptions>;
@@ -49,8 +66,6 @@ export class RedisLinks {
   private healthTimer?: NodeJS.Timeout;
   private probing = false;
   private subscriberWasDown = false;
-  private readonly subscriberRestoredListeners: Array<() => void> = [];
-  private readonly readinessListeners: Array<(ready: boolean) => void> = [];
   private lastReady = false;
   private closed = false;
 
@@ -64,6 +79,7 @@ export class RedisLinks {
     private readonly logger: Logger,
     options: RedisLinkOptions = {},
   ) {
+    super();
     this.options = { ...DEFAULTS, ...options };
     // Jitter keeps a fleet of instances from reconnecting in lockstep after a
     // Redis restart. node-redis counts retries from 0.
@@ -103,27 +119,10 @@ export class RedisLinks {
     return !this.closed && this.command.isReady && this.subscriber.isReady && this.healthy;
   }
 
-  /** Registers who hears that the subscriber link is ready again after being down (node-redis has resubscribed by then). */
-  onSubscriberRestored(listener: () => void): void {
-    this.subscriberRestoredListeners.push(listener);
-  }
-
   /** Resolves once `ready()` is true (at once if it is); never, after `close()`. */
-  whenReady(): Promise<void> {
-    if (this.ready()) return Promise.resolve();
-    return new Promise((resolve) => {
-      const listener = (ready: boolean) => {
-        if (!ready) return;
-        this.readinessListeners.splice(this.readinessListeners.indexOf(listener), 1);
-        resolve();
-      };
-      this.readinessListeners.push(listener);
-    });
-  }
-
-  /** Registers who hears every change of `ready()`. */
-  onReadiness(listener: (ready: boolean) => void): void {
-    this.readinessListeners.push(listener);
+  async whenReady(): Promise<void> {
+    if (this.ready()) return;
+    for await (const [ready] of on(this, 'readiness')) if (ready) return;
   }
 
   /**
@@ -202,7 +201,7 @@ export class RedisLinks {
 
   private translate(err: unknown, what: string): unknown {
     if (err instanceof UnavailableError) return err;
-    if (err instanceof ErrorReply && !TRANSIENT_REPLY.test(err.message)) return err;
+    if (err instanceof ErrorReply && !TRANSIENT_REPLIES.has(replyKind(err) ?? '')) return err;
     this.logger.debug({ what, err: (err as Error)?.message }, 'redis command failed');
     return new UnavailableError();
   }
@@ -210,29 +209,26 @@ export class RedisLinks {
   private watch(client: RedisClient, link: 'command' | 'subscriber'): void {
     const log = this.logger.child({ redis: link });
     let lastError = '';
+    const down = () => {
+      if (link === 'subscriber') this.subscriberWasDown = true;
+      this.notifyReadiness();
+    };
     // Without an 'error' listener node-redis would throw from its event emitter and kill the process.
     client.on('error', (err: Error) => {
       // One line per distinct error while reconnecting, not one per attempt.
       if (err.message !== lastError) log.warn({ err: err.message }, 'redis link error');
       lastError = err.message;
-      if (link === 'subscriber') this.subscriberWasDown = true;
-      this.notifyReadiness();
+      down();
     });
-    client.on('end', () => {
-      if (link === 'subscriber') this.subscriberWasDown = true;
-      this.notifyReadiness();
-    });
-    client.on('reconnecting', () => {
-      if (link === 'subscriber') this.subscriberWasDown = true;
-      this.notifyReadiness();
-    });
+    client.on('end', down);
+    client.on('reconnecting', down);
     client.on('ready', () => {
       if (lastError) log.info('redis link is back');
       lastError = '';
       if (link === 'command') void this.probe();
       if (link === 'subscriber' && this.subscriberWasDown) {
         this.subscriberWasDown = false;
-        for (const listener of this.subscriberRestoredListeners) listener();
+        this.emit('subscriber-restored');
       }
       this.notifyReadiness();
     });
@@ -268,6 +264,6 @@ export class RedisLinks {
     const ready = this.ready();
     if (ready === this.lastReady) return;
     this.lastReady = ready;
-    for (const listener of [...this.readinessListeners]) listener(ready);
+    this.emit('readiness', ready);
   }
 }

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { RedisClient } from './connection';
+import { replyKind, type RedisClient } from './connection';
 
 /**
  * A Lua script run with EVALSHA, falling back to EVAL when Redis answers
@@ -19,7 +19,7 @@ export class LuaScript {
     try {
       return await client.evalSha(this.sha1, options);
     } catch (err) {
-      if (!(err as Error)?.message?.startsWith('NOSCRIPT')) throw err;
+      if (replyKind(err) !== 'NOSCRIPT') throw err;
       return client.eval(this.source, options);
     }
   }

@@ -1,4 +1,3 @@
-import { EventEmitter } from 'node:events';
 import { createClient } from 'redis';
 import type { User } from '../../protocol';
 import { MemoryPresence } from '../../server/presence/memory';
@@ -7,11 +6,14 @@ import { defer } from '../helpers/cleanup';
 import { waitFor } from '../helpers/events';
 import { redisBackend, startRedis } from '../helpers/redis';
 
+/** Presence, with what the concrete classes offer tests besides the interface. */
+type TestPresence = Presence & Pick<MemoryPresence, 'members' | 'snapshot'>;
+
 /**
  * Makes two handles on one service's presence: two instances for Redis, the
  * same object in memory (a single instance sees every socket itself).
  */
-type PresenceFactory = () => Promise<[Presence, Presence]>;
+type PresenceFactory = () => Promise<[TestPresence, TestPresence]>;
 
 const factories: Array<[string, PresenceFactory]> = [
   [
@@ -134,20 +136,12 @@ describe.each(factories)('Presence (%s)', (_name, make) => {
   });
 });
 
-/** The changes a presence tells its listeners of, as events to wait on. */
-function changes(presence: Presence): EventEmitter {
-  const emitter = new EventEmitter();
-  presence.onReaped((leave) => emitter.emit('reaped', leave));
-  presence.onRestored((join) => emitter.emit('restored', join));
-  return emitter;
-}
-
 describe('Presence (redis): instances taken for dead', () => {
   it('reaps a dead instance\'s users with the next versions, each reported with the version after it', async () => {
     const redis = await startRedis();
     const dying = await redisBackend(redis.url);
     const survivor = await redisBackend(redis.url);
-    const heard = changes(survivor.presence);
+    const heard = survivor.presence;
     await survivor.presence.join('lobby', bob, 'b1');
     await dying.presence.join('lobby', alice, 'd1');
     await dying.presence.join('lobby', alice, 'd2');
@@ -173,8 +167,8 @@ describe('Presence (redis): instances taken for dead', () => {
     // Heartbeats far apart: the other instance takes it for dead in between, as after a freeze.
     const sleepy = await redisBackend(redis.url, { heartbeatMs: 1500 });
     const awake = await redisBackend(redis.url);
-    const fromAwake = changes(awake.presence);
-    const fromSleepy = changes(sleepy.presence);
+    const fromAwake = awake.presence;
+    const fromSleepy = sleepy.presence;
     await awake.presence.join('lobby', bob, 'b1');
     await sleepy.presence.join('lobby', alice, 's1');
     await sleepy.presence.join('lobby', alice, 's2');

@@ -28,8 +28,8 @@ function slowJoinBackend() {
     },
   });
   const backend: Backend = { ...base, presence };
-  /** `joining`: a join reached presence; `joined`: presence recorded it, after `release()`. */
-  return { backend, joining, joined, release };
+  /** `joining`: a join reached presence; `joined`: presence recorded it, after `release()`; `members`: who presence holds. */
+  return { backend, joining, joined, release, members: (room: string) => base.presence.members(room) };
 }
 
 describe('room:join', () => {
@@ -216,7 +216,7 @@ describe('room:leave', () => {
 
 describe('a join still in flight', () => {
   it('leaves no member behind when the socket disconnects before presence recorded it', async () => {
-    const { backend, joining, joined, release } = slowJoinBackend();
+    const { backend, joining, joined, release, members } = slowJoinBackend();
     const { url, app } = await startServer({ backend });
     const alice = await connect(url, 'alice');
     alice.emit('room:join', { room: 'lobby' });
@@ -229,11 +229,11 @@ describe('a join still in flight', () => {
     // A round trip lets the rest of the join handler run first.
     const bob = await connect(url, 'bob');
     expect((await ok(bob, 'rooms:list', {})).rooms).toEqual([]);
-    expect(await backend.presence.members('lobby')).toEqual([]);
+    expect(await members('lobby')).toEqual([]);
   });
 
   it('leaves no member behind when the socket leaves the room before presence recorded the join', async () => {
-    const { backend, joining, release } = slowJoinBackend();
+    const { backend, joining, release, members } = slowJoinBackend();
     const { url } = await startServer({ backend });
     const alice = await connect(url, 'alice');
     const answer = call(alice, 'room:join', { room: 'lobby' });
@@ -242,6 +242,6 @@ describe('a join still in flight', () => {
     release();
     expect(await answer).toMatchObject({ ok: false, error: { code: 'not_joined' } });
     expect((await ok(alice, 'rooms:list', {})).rooms).toEqual([]);
-    expect(await backend.presence.members('lobby')).toEqual([]);
+    expect(await members('lobby')).toEqual([]);
   });
 });
