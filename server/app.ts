@@ -4,13 +4,15 @@ import path from 'node:path';
 import { Server } from 'socket.io';
 import { identify, originAllowed } from './auth';
 import type { Backend } from './backend';
-import { Chat, type ParleyServer } from './chat';
-import type { Config } from './config';
+import { Chat } from './chat';
+import { DEFAULTS, MAX_FRAME_BYTES, type Config } from './config';
 import { AppError } from './errors';
 import { createHttpApp } from './http/routes';
 import type { Logger } from './logger';
 import type { Metrics } from './metrics';
-import { registerHandlers, relayPresence, userRoom } from './realtime/handlers';
+import { registerHandlers } from './realtime/handlers';
+import { Recovery } from './recovery';
+import { isChatRoom, userRoom, type ParleyServer } from './sockets';
 
 export interface AppDeps {
   backend: Backend;
@@ -67,17 +69,16 @@ export function createApp(deps: AppDeps, options: AppOptions): App {
     // Draining refuses new transports at the Engine.IO level: a middleware
     // error would stop socket.io-client's auto-reconnection.
     allowRequest: (_req, callback) => callback(null, !draining),
-    maxHttpBufferSize: 64 * 1024,
+    maxHttpBufferSize: MAX_FRAME_BYTES,
     // Sockets that drop without a goodbye leave their rooms within
     // pingInterval + pingTimeout.
-    pingInterval: options.pingIntervalMs ?? 20_000,
-    pingTimeout: options.pingTimeoutMs ?? 20_000,
+    pingInterval: options.pingIntervalMs ?? DEFAULTS.pingIntervalMs,
+    pingTimeout: options.pingTimeoutMs ?? DEFAULTS.pingTimeoutMs,
   });
-  if (backend.adapter) io.adapter(backend.adapter);
-  const chat = new Chat(io, backend, metrics, logger);
-  // Presence changes made by another path than a socket of this instance
-  // (an instance died, or came back after being taken for dead): tell their rooms.
-  relayPresence(io, backend, logger);
+  // Before anything listens to the adapter's events: this replaces it.
+  if (backend.bus) io.adapter(backend.bus.adapter);
+  const chat = new Chat(io, backend, metrics);
+  const recovery = new Recovery(io, backend, logger);
 
   const httpApp = createHttpApp({
     chat,
@@ -129,7 +130,7 @@ export function createApp(deps: AppDeps, options: AppOptions): App {
     metrics.connectedSockets.inc();
     logger.info({ socket: socket.id, user: user.id, address: socket.handshake.address }, 'connected');
     socket.join(userRoom(user));
-    registerHandlers(socket, { io, chat, backend, metrics, logger });
+    registerHandlers(socket, { io, chat, backend, recovery, metrics, logger });
     socket.emit('session', { user, instanceId: options.instanceId });
     socket.on('disconnect', (reason) => {
       metrics.connectedSockets.dec();
@@ -138,12 +139,10 @@ export function createApp(deps: AppDeps, options: AppOptions): App {
   });
 
   const adapter = io.of('/').adapter;
-  adapter.on('create-room', (room: string) => {
-    if (isChatRoom(room, adapter.sids)) metrics.joinedRooms.inc();
-  });
-  adapter.on('delete-room', (room: string) => {
-    if (isChatRoom(room, adapter.sids)) metrics.joinedRooms.dec();
-  });
+  // Not counted: a socket's own room, whose id may look like a chat room's.
+  const counted = (room: string) => isChatRoom(room) && !adapter.sids.has(room);
+  adapter.on('create-room', (room: string) => counted(room) && metrics.joinedRooms.inc());
+  adapter.on('delete-room', (room: string) => counted(room) && metrics.joinedRooms.dec());
 
   let drainPromise: Promise<void> | undefined;
   let closePromise: Promise<void> | undefined;
@@ -186,11 +185,6 @@ export function createApp(deps: AppDeps, options: AppOptions): App {
     drain: () => (drainPromise ??= runDrain()),
     close: () => (closePromise ??= runClose()),
   };
-}
-
-/** A chat room, as opposed to a socket's own room or a user's room. */
-function isChatRoom(room: string, sids: Map<string, unknown>): boolean {
-  return !sids.has(room) && !room.startsWith('user:');
 }
 
 /**

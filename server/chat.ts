@@ -1,55 +1,32 @@
+/**
+ * The operations of the contract that both the Socket.IO handlers and the
+ * HTTP routes perform: sending a message (store, then broadcast), reading
+ * history, listing rooms.
+ */
 import { randomUUID } from 'node:crypto';
-import type { Server } from 'socket.io';
 import {
   HISTORY_DEFAULT_LIMIT,
   JOIN_HISTORY_LIMIT,
   JOIN_SINCE_LIMIT,
-  type ClientToServerEvents,
   type HistoryPayload,
   type Message,
   type RoomSummary,
   type SendPayload,
-  type ServerToClientEvents,
 } from '../protocol';
 import { assertMayUse, mayUse, type Identity } from './auth';
 import type { Backend } from './backend';
-import type { Logger } from './logger';
 import type { Metrics } from './metrics';
+import type { ParleyServer } from './sockets';
 import type { Page } from './store/types';
 
-export type ParleyServer = Server<ClientToServerEvents, ServerToClientEvents, Record<string, never>, SocketData>;
-
-/** What each socket carries. */
-export interface SocketData {
-  identity: Identity;
-  /** Rooms this socket joined, kept for the presence leave on disconnect. */
-  rooms: Set<string>;
-}
-
-/**
- * The operations of the contract that both the Socket.IO handlers and the
- * HTTP routes perform: sending, reading history, listing rooms. Callers have
- * validated the payload already.
- */
+/** Sends, history and the rooms list, for both surfaces. Callers have validated the payload already. */
 export class Chat {
-  /**
-   * The highest `seq` this instance knows to have been delivered to its
-   * sockets, per room: where catch-up starts after the bus link comes back.
-   */
-  private readonly delivered = new Map<string, number>();
-
   constructor(
     private readonly io: ParleyServer,
     private readonly backend: Backend,
     private readonly metrics: Metrics,
-    private readonly logger: Logger,
     private readonly now: () => number = Date.now,
-  ) {
-    backend.onRemoteMessage((m) => this.noteDelivered(m.room, m.seq));
-    backend.onLinkRestored(() => {
-      this.catchUp().catch((err) => this.logger.error({ err }, 'catch-up after the bus came back failed'));
-    });
-  }
+  ) {}
 
   /** Stores a message and broadcasts it to the room on every instance; a repeat answers the original. */
   async send(identity: Identity, payload: SendPayload): Promise<Message> {
@@ -65,7 +42,6 @@ export class Chat {
     });
     if (!duplicate) {
       this.metrics.messagesStored.inc();
-      this.noteDelivered(message.room, message.seq);
       this.io.to(message.room).emit('message', message);
     }
     return message;
@@ -81,7 +57,6 @@ export class Chat {
     ]);
     // The store may have taken a message between the two reads.
     const latest = Math.max(seq, page.messages.at(-1)?.seq ?? 0);
-    this.noteDelivered(room, latest);
     return { ...page, seq: latest };
   }
 
@@ -102,40 +77,5 @@ export class Chat {
     return present
       .map((r, i) => ({ room: r.room, members: r.members, seq: seqs[i] }))
       .sort((a, b) => (a.room < b.room ? -1 : a.room > b.room ? 1 : 0));
-  }
-
-  /** Forgets a room this instance no longer serves. */
-  forgetRoom(room: string): void {
-    this.delivered.delete(room);
-  }
-
-  private noteDelivered(room: string, seq: number): void {
-    // A room joined while still empty (seq 0) must be known too, or catch-up would skip it.
-    const known = this.delivered.get(room);
-    if (known === undefined || seq > known) this.delivered.set(room, seq);
-  }
-
-  /**
-   * After the bus link was down, broadcasts from other instances may have been
-   * lost: hand every room this instance serves what was stored since the last
-   * message it knows of, to its own sockets only (clients drop repeats by seq).
-   */
-  async catchUp(): Promise<void> {
-    const rooms = [...this.delivered.keys()].filter((room) => this.io.of('/').adapter.rooms.has(room));
-    let sent = 0;
-    for (const room of rooms) {
-      let after = this.delivered.get(room) ?? 0;
-      for (;;) {
-        const page = await this.backend.store.after(room, after, JOIN_SINCE_LIMIT);
-        for (const message of page.messages) this.io.local.to(room).emit('message', message);
-        sent += page.messages.length;
-        if (page.messages.length > 0) {
-          after = page.messages[page.messages.length - 1].seq;
-          this.noteDelivered(room, after);
-        }
-        if (!page.hasMore) break;
-      }
-    }
-    this.logger.info({ rooms: rooms.length, messages: sent }, 'caught up after the bus link came back');
   }
 }

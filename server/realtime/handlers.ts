@@ -1,20 +1,24 @@
-import type { Socket } from 'socket.io';
-import type { Answer, ClientToServerEvents, JoinAnswer, PresenceEvent, ServerToClientEvents, User } from '../../protocol';
+/**
+ * The Socket.IO event handlers of the contract: each client-to-server event
+ * parsed, checked, carried out (through Chat, presence and the bus) and
+ * answered.
+ */
+import type { Answer, ClientToServerEvents, JoinAnswer } from '../../protocol';
 import { assertMayUse } from '../auth';
 import type { Backend } from '../backend';
-import type { Chat, ParleyServer, SocketData } from '../chat';
+import type { Chat } from '../chat';
 import { AppError, toErrorBody } from '../errors';
 import type { Logger } from '../logger';
 import type { Metrics } from '../metrics';
-import type { LastChange, PresenceChange } from '../presence/types';
+import type { Recovery } from '../recovery';
+import { userRoom, type ParleyServer, type ParleySocket } from '../sockets';
 import { parseHistory, parseJoin, parseLeave, parseRoomsList, parseSend, parseTyping } from '../validation';
-
-type ParleySocket = Socket<ClientToServerEvents, ServerToClientEvents, Record<string, never>, SocketData>;
 
 export interface HandlerDeps {
   io: ParleyServer;
   chat: Chat;
   backend: Backend;
+  recovery: Recovery;
   metrics: Metrics;
   logger: Logger;
 }
@@ -25,7 +29,7 @@ export interface HandlerDeps {
  * a missing ack, a payload of any shape or an unknown event are all harmless.
  */
 export function registerHandlers(socket: ParleySocket, deps: HandlerDeps): void {
-  const { io, chat, backend, metrics, logger } = deps;
+  const { io, chat, backend, recovery, metrics, logger } = deps;
   const identity = socket.data.identity;
   const user = identity.user;
   const log = logger.child({ socket: socket.id, user: user.id });
@@ -58,7 +62,7 @@ export function registerHandlers(socket: ParleySocket, deps: HandlerDeps): void 
     const wasJoined = socket.data.rooms.has(room);
     socket.data.rooms.add(room);
     try {
-      await backend.subscribed(room);
+      await backend.bus?.subscribed(room);
       const { first, members, version } = await backend.presence.join(room, user, socket.id);
       // A leave or a disconnect may have run while presence was being written
       // (a round trip to Redis) and found nothing of this join to take out:
@@ -68,6 +72,7 @@ export function registerHandlers(socket: ParleySocket, deps: HandlerDeps): void 
         throw new AppError('not_joined', `${room} was left while it was being joined`);
       }
       const history = await chat.joinHistory(room, since);
+      recovery.joined(room, history.seq);
       // Announced only once the join succeeded: a join that fails on the
       // history read must not show the room a user who came and went.
       if (first) io.to(room).emit('presence', { room, event: 'join', user, members: members.length, version });
@@ -131,52 +136,7 @@ export function registerHandlers(socket: ParleySocket, deps: HandlerDeps): void 
   async function leaveRoom(room: string, announce = true): Promise<void> {
     if (!socket.data.rooms.delete(room)) return;
     await socket.leave(room);
-    if (!io.of('/').adapter.rooms.has(room)) chat.forgetRoom(room);
     const { last, members, version } = await backend.presence.leave(room, user, socket.id);
     if (last && announce) io.to(room).emit('presence', { room, event: 'leave', user, members, version });
   }
-}
-
-/**
- * The Socket.IO room holding every socket of one user on this instance, used
- * to leave a user's own sockets out of a broadcast. Its name cannot be a chat
- * room's (they never contain a colon).
- */
-export function userRoom(user: User): string {
-  return `user:${user.id}`;
-}
-
-/**
- * Tells rooms of the presence changes that no socket of this instance asked
- * for: the users of a dead instance taken out, and those of an instance taken
- * for dead put back when it heartbeats again (to the room, on every
- * instance). And after this instance's bus link was down, when events that
- * other instances published meanwhile were lost, each room it serves hears
- * its last change again (from this instance only): a client that missed
- * something sees a version it did not have, and catches up from there;
- * the others already hold that version and ignore it.
- */
-export function relayPresence(io: ParleyServer, backend: Backend, logger: Logger): void {
-  const { presence } = backend;
-  presence.on('reaped', (leave) => io.to(leave.room).emit('presence', presenceEvent('leave', leave)));
-  presence.on('restored', (join) => io.to(join.room).emit('presence', presenceEvent('join', join)));
-  backend.onLinkRestored(() => {
-    replayLastChanges(io, backend).catch((err) => logger.warn({ err }, 'could not tell rooms their last presence change after the bus came back'));
-  });
-}
-
-async function replayLastChanges(io: ParleyServer, backend: Backend): Promise<void> {
-  const rooms = new Set<string>();
-  for (const socket of io.of('/').sockets.values()) for (const room of socket.data.rooms ?? []) rooms.add(room);
-  const all = [...rooms];
-  for (let i = 0; i < all.length; i += 100) {
-    const changes = await Promise.all(all.slice(i, i + 100).map((room) => backend.presence.lastChange(room)));
-    for (const change of changes) {
-      if (change) io.local.to(change.room).emit('presence', presenceEvent(change.event, change));
-    }
-  }
-}
-
-function presenceEvent(event: LastChange['event'], change: PresenceChange): PresenceEvent {
-  return { room: change.room, event, user: change.user, members: change.members, version: change.version };
 }

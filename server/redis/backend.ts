@@ -1,8 +1,13 @@
+/**
+ * The Redis backend: connects the links, picks the bus's kind from Redis's
+ * version, and puts together the store, presence with its liveness, limits
+ * and the bus that every instance on the same Redis shares.
+ */
 import { randomBytes } from 'node:crypto';
-import type { Backend } from '../backend';
+import type { Backend, BusKind } from '../backend';
 import type { Config } from '../config';
 import type { Logger } from '../logger';
-import { createBus } from './adapter';
+import { RedisBus } from './bus';
 import { RedisLinks, type RedisLinkOptions } from './connection';
 import { createRedisLimits } from './limits';
 import { Liveness, type PresenceTimings } from './liveness';
@@ -12,16 +17,15 @@ import { RedisMessageStore } from './store';
 /** Timings of the Redis backend; the defaults suit production, tests pass short ones. */
 export type RedisBackendOptions = RedisLinkOptions &
   PresenceTimings & {
-    /** Which Socket.IO adapter to use. @default "sharded" on Redis >= 7, else "classic" */
-    adapter?: 'sharded' | 'classic';
+    /** How the bus (the Socket.IO adapter) uses pub/sub. @default "sharded" on Redis >= 7, else "classic" */
+    adapter?: BusKind;
   };
 
-/** The Redis backend, with what fault tests need besides the `Backend` interface. */
+/** The Redis backend, with what tests need besides the `Backend` interface. */
 export interface RedisBackend extends Backend {
   readonly kind: 'redis';
   presence: RedisPresence;
-  /** Which Socket.IO adapter is in use: `sharded` on Redis >= 7, else `classic`. */
-  readonly adapterKind: 'sharded' | 'classic';
+  bus: RedisBus;
   /** The Redis server's version. */
   readonly redisVersion: string;
   /** This process's name in presence (`<instanceId>#<random>`). */
@@ -53,12 +57,11 @@ export async function createRedisBackend(
 
   const info = await links.run('INFO server', () => links.command.info('server'));
   const redisVersion = /redis_version:([^\r\n]+)/.exec(info)?.[1] ?? '0';
-  // Sharded Pub/Sub (Redis 7) sends a room's broadcasts only to the instances
-  // that serve the room, and scales with a Redis Cluster; older servers get
-  // the classic adapter, where every instance hears every broadcast.
-  const adapterKind = options.adapter ?? (Number(redisVersion.split('.')[0]) >= 7 ? 'sharded' : 'classic');
-  const bus = createBus(links, log, adapterKind);
-  log.info({ redisVersion, adapter: adapterKind }, `redis ${redisVersion}: using the ${adapterKind} socket.io adapter`);
+  // Sharded pub/sub (Redis 7) spreads the rooms' channels over a Redis
+  // Cluster's nodes; older servers have plain pub/sub only.
+  const busKind = options.adapter ?? (Number(redisVersion.split('.')[0]) >= 7 ? 'sharded' : 'classic');
+  const bus = new RedisBus(links, log, busKind);
+  log.info({ redisVersion, bus: busKind }, `redis ${redisVersion}: ${busKind} pub/sub for the bus`);
 
   const presence = new RedisPresence(links, presenceId);
   const liveness = new Liveness(links, log, presenceId, presence, options);
@@ -72,17 +75,13 @@ export async function createRedisBackend(
   let closing: Promise<void> | undefined;
   return {
     kind: 'redis',
-    adapterKind,
     redisVersion,
     presenceId,
     store: new RedisMessageStore(links, config.historyMax),
     presence,
     limits: createRedisLimits(links, config.limits),
-    adapter: bus.adapter,
-    subscribed: (room) => bus.subscribed(room),
+    bus,
     ready: () => links.ready(),
-    onLinkRestored: (listener) => bus.onRestored(listener),
-    onRemoteMessage: (listener) => bus.onRemoteMessage(listener),
     close: () =>
       (closing ??= (async () => {
         await liveness.close();

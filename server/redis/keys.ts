@@ -1,5 +1,5 @@
 /**
- * Every Redis key Parley uses, in one place.
+ * Every Redis key and pub/sub channel Parley uses, in one place.
  *
  * The keys of one room share the hash tag `{<room>}` so that a Redis Cluster
  * keeps them in one slot and a script can touch them together. Room names
@@ -41,6 +41,21 @@ export const keys = {
   reaperLock: 'parley:reaper',
   /** Prefix of the rate limiters' keys (`parley:limit:<kind>:<key>`). */
   limitPrefix: (kind: string) => `parley:limit:${kind}`,
+} as const;
+
+/**
+ * The channels of the broadcast bus (bus.ts). A room's channel carries the
+ * room's hash tag: sharded pub/sub assigns a channel to a slot as it does a
+ * key, so a Redis Cluster serves a room's broadcasts from the node that holds
+ * its keys.
+ */
+export const channels = {
+  /** A chat room's broadcasts, heard by the instances with sockets in the room. */
+  room: (room: string) => `parley:{${room}}:bus`,
+  /** Everything else the instances tell each other (broadcasts to several rooms or with acks, socketsJoin, fetchSockets...), heard by all. */
+  all: 'parley:bus',
+  /** Answers to one instance's requests (fetchSockets, acks), by its bus id. */
+  replies: (uid: string) => `parley:bus:${uid}`,
 } as const;
 
 /** The field of a socket in a room's `sockets` hash; its prefix `<presenceId>|` finds an instance's sockets. */

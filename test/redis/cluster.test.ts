@@ -1,4 +1,5 @@
 import { createClient } from 'redis';
+import { channels } from '../../server/redis/keys';
 import { defer } from '../helpers/cleanup';
 import { call, collect, ok, waitFor } from '../helpers/events';
 import { readyz, redisBackend, startRedis, until } from '../helpers/redis';
@@ -162,14 +163,14 @@ describe('the sharded adapter', () => {
     op.on('error', () => {});
     await op.connect();
     defer(() => op.disconnect().catch(() => {}));
-    const channels = async () => ((await op.sendCommand(['PUBSUB', 'SHARDCHANNELS'])) as string[]).sort();
+    const subscribed = async () => ((await op.sendCommand(['PUBSUB', 'SHARDCHANNELS'])) as string[]).sort();
 
     const alice = await connect(a.url, 'alice');
     await ok(alice, 'room:join', { room: 'lobby' });
-    expect((await channels()).filter((c) => c.includes('user:'))).toEqual([]);
-    expect(await channels()).toContain('socket.io#/#lobby#');
+    expect((await subscribed()).filter((c) => c.includes('user:'))).toEqual([]);
+    expect(await subscribed()).toContain(channels.room('lobby'));
     await ok(alice, 'room:leave', { room: 'lobby' });
-    await until('the lobby channel is dropped', async () => !(await channels()).includes('socket.io#/#lobby#'));
+    await until('the lobby channel is dropped', async () => !(await subscribed()).includes(channels.room('lobby')));
   });
 });
 

@@ -1,5 +1,6 @@
 import { createClient } from 'redis';
 import type { Message, PresenceEvent } from '../../protocol';
+import { channels } from '../../server/redis/keys';
 import { defer } from '../helpers/cleanup';
 import { call, collect, ok, waitFor } from '../helpers/events';
 import { readyz, redisBackend, startRedis, until } from '../helpers/redis';
@@ -71,7 +72,7 @@ describe('redis faults', () => {
     await until('both instances answer 200 on /readyz', async () => (await readyz(a.url)) === 200 && (await readyz(b.url)) === 200);
     // node-redis subscribed both instances to the room's shard channel again.
     const op = await admin(redis.url);
-    expect(await op.sendCommand(['PUBSUB', 'SHARDNUMSUB', 'socket.io#/#lobby#'])).toEqual(['socket.io#/#lobby#', 2]);
+    expect(await op.sendCommand(['PUBSUB', 'SHARDNUMSUB', channels.room('lobby')])).toEqual([channels.room('lobby'), 2]);
     // The subscription bob's instance had before the restart carries broadcasts again.
     const toBob = waitFor(bob, 'message');
     const retried = await ok(alice, 'message:send', { room: 'lobby', text: 'while down', clientId: 'down-1' });

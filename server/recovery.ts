@@ -1,0 +1,101 @@
+/**
+ * Recovery: what an instance does so that the rooms it serves stay whole
+ * after a fault. When its bus link comes back after an outage, broadcasts
+ * from the other instances may have been lost meanwhile: it hands its own
+ * sockets what changed in each room since what they last had (the messages,
+ * from the store), and tells each room its last presence change again. And
+ * it tells the rooms of the presence changes that no socket of this instance
+ * asked for (another instance died, or this one came back after being taken
+ * for dead).
+ */
+import { JOIN_SINCE_LIMIT, type Message, type PresenceEvent } from '../protocol';
+import type { Backend } from './backend';
+import type { Logger } from './logger';
+import type { LastChange, PresenceChange } from './presence/types';
+import type { ParleyServer } from './sockets';
+
+/**
+ * How far this instance's sockets in a room are: where a catch-up starts.
+ * (What else a room will have to catch up on gets its own mark here.)
+ */
+interface RoomMark {
+  /** The highest `seq` handed to them. */
+  seq: number;
+}
+
+export class Recovery {
+  /** Per room this instance serves (joined, and not emptied since): how far its sockets are. */
+  private readonly marks = new Map<string, RoomMark>();
+
+  constructor(
+    private readonly io: ParleyServer,
+    private readonly backend: Backend,
+    private readonly logger: Logger,
+  ) {
+    const { presence, bus } = backend;
+    presence.on('reaped', (leave) => io.to(leave.room).emit('presence', presenceEvent('leave', leave)));
+    presence.on('restored', (join) => io.to(join.room).emit('presence', presenceEvent('join', join)));
+    // One instance in memory has no bus to lose: nothing to catch up on.
+    if (!bus) return;
+    bus.on('delivered', (room, event, payload) => {
+      if (event === 'message') this.handed(room, (payload as Message).seq);
+    });
+    bus.on('restored', () => {
+      this.catchUp().catch((err) => logger.error({ err }, 'catch-up after the bus came back failed'));
+      this.replayLastChanges().catch((err) => logger.warn({ err }, 'could not tell rooms their last presence change after the bus came back'));
+    });
+    io.of('/').adapter.on('delete-room', (room: string) => this.marks.delete(room));
+  }
+
+  /** A join handed the room's history up to `seq` to a socket here. */
+  joined(room: string, seq: number): void {
+    if (this.backend.bus) this.handed(room, seq);
+  }
+
+  private handed(room: string, seq: number): void {
+    // Only rooms with sockets here: a send over HTTP to any room must not grow this map.
+    if (!this.io.of('/').adapter.rooms.has(room)) return;
+    const mark = this.marks.get(room);
+    if (!mark) this.marks.set(room, { seq });
+    else if (seq > mark.seq) mark.seq = seq;
+  }
+
+  /**
+   * Hands the sockets of every room this instance serves what was stored
+   * since their mark, to its own sockets only (clients drop repeats by seq).
+   * Each delivery moves the mark on (`delivered`).
+   */
+  private async catchUp(): Promise<void> {
+    let sent = 0;
+    for (const room of [...this.marks.keys()]) {
+      let after = this.marks.get(room)?.seq;
+      while (after !== undefined) {
+        const page = await this.backend.store.after(room, after, JOIN_SINCE_LIMIT);
+        for (const message of page.messages) this.io.local.to(room).emit('message', message);
+        sent += page.messages.length;
+        after = page.hasMore ? page.messages.at(-1)?.seq : undefined;
+      }
+    }
+    this.logger.info({ rooms: this.marks.size, messages: sent }, 'caught up after the bus link came back');
+  }
+
+  /**
+   * Tells each room this instance serves its last presence change again,
+   * from this instance only: a client that missed something sees a version
+   * it did not have, and catches up from there; the others already hold that
+   * version and ignore it.
+   */
+  private async replayLastChanges(): Promise<void> {
+    const rooms = [...this.marks.keys()];
+    for (let i = 0; i < rooms.length; i += 100) {
+      const changes = await Promise.all(rooms.slice(i, i + 100).map((room) => this.backend.presence.lastChange(room)));
+      for (const change of changes) {
+        if (change) this.io.local.to(change.room).emit('presence', presenceEvent(change.event, change));
+      }
+    }
+  }
+}
+
+function presenceEvent(event: LastChange['event'], change: PresenceChange): PresenceEvent {
+  return { room: change.room, event, user: change.user, members: change.members, version: change.version };
+}
