@@ -1,3 +1,4 @@
+import { createClient } from 'redis';
 import { pollUntil } from '../../scripts/topology/instance';
 import { startRedis as launch, type RedisServer, type StartRedisOptions } from '../../scripts/topology/redis';
 import { createLogger } from '../../server/logger';
@@ -55,4 +56,30 @@ export function until(what: string, check: () => boolean | Promise<boolean>, tim
 /** The status of `GET /readyz`. */
 export async function readyz(url: string): Promise<number> {
   return (await fetch(`${url}/readyz`)).status;
+}
+
+/** A plain client for what only an operator does (CONFIG, CLIENT KILL). */
+export async function admin(url: string) {
+  const client = createClient({ url, socket: { reconnectStrategy: false } });
+  client.on('error', () => {});
+  await client.connect();
+  defer(() => client.disconnect().catch(() => {}));
+  return client;
+}
+
+/**
+ * Cuts an instance's subscriber link and keeps it from coming back: Redis
+ * refuses new connections past maxclients, and the instance is the only one
+ * trying. Answers what lets it back in.
+ */
+export async function cutSubscriber(op: Awaited<ReturnType<typeof admin>>, backend: RedisBackend) {
+  const clients = (await op.clientList()).filter((c) => c.name !== '');
+  const sub = clients.find((c) => c.name === `parley-sub:${backend.presenceId}`);
+  expect(sub).toBeDefined();
+  const connected = (await op.clientList()).length;
+  await op.configSet('maxclients', String(connected - 1));
+  await op.clientKill({ filter: 'ID', id: Number(sub!.id) } as never);
+  return async () => {
+    await op.configSet('maxclients', '10000');
+  };
 }

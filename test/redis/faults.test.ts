@@ -1,9 +1,8 @@
-import { createClient } from 'redis';
 import type { Message, PresenceEvent } from '../../protocol';
 import { channels } from '../../server/redis/keys';
 import { defer } from '../helpers/cleanup';
 import { call, collect, ok, waitFor } from '../helpers/events';
-import { readyz, redisBackend, startRedis, until } from '../helpers/redis';
+import { admin, cutSubscriber, readyz, redisBackend, startRedis, until } from '../helpers/redis';
 import { connect, startServer } from '../helpers/server';
 
 // An unhandled rejection (which would kill a production process) fails the
@@ -16,33 +15,7 @@ async function twoInstances(options: Parameters<typeof redisBackend>[1] = {}) {
   return { redis, a, b };
 }
 
-/** A plain client for what only an operator does (CONFIG, CLIENT KILL). */
-async function admin(url: string) {
-  const client = createClient({ url, socket: { reconnectStrategy: false } });
-  client.on('error', () => {});
-  await client.connect();
-  defer(() => client.disconnect().catch(() => {}));
-  return client;
-}
-
 const texts = (messages: Message[]) => messages.map((m) => m.text);
-
-/**
- * Cuts an instance's subscriber link and keeps it from coming back: Redis
- * refuses new connections past maxclients, and the instance is the only one
- * trying. Answers what lets it back in.
- */
-async function cutSubscriber(op: Awaited<ReturnType<typeof admin>>, backend: Awaited<ReturnType<typeof redisBackend>>) {
-  const clients = (await op.clientList()).filter((c) => c.name !== '');
-  const sub = clients.find((c) => c.name === `parley-sub:${backend.presenceId}`);
-  expect(sub).toBeDefined();
-  const connected = (await op.clientList()).length;
-  await op.configSet('maxclients', String(connected - 1));
-  await op.clientKill({ filter: 'ID', id: Number(sub!.id) } as never);
-  return async () => {
-    await op.configSet('maxclients', '10000');
-  };
-}
 
 describe('redis faults', () => {
   it('answers unavailable while redis is stopped, and after a restart has lost nothing and broadcasts again', async () => {
