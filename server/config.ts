@@ -1,6 +1,7 @@
 import { isIP } from 'node:net';
 import os from 'node:os';
 import { z } from 'zod';
+import type { BusKind } from './backend';
 
 /**
  * The default of every setting, stated here once: the environment schema
@@ -37,6 +38,8 @@ export interface Config {
   host: string;
   /** Redis for the bus, history and presence; unset = in-memory, single instance. */
   redisUrl?: string;
+  /** How the bus uses Redis pub/sub; unset = `sharded` on Redis >= 7, else `classic`. */
+  redisPubSub?: BusKind;
   /** HS256 secret; set = token mode, unset = open mode. */
   authSecret?: string;
   /** Browser origins allowed besides the server's own. @default [] */
@@ -109,6 +112,7 @@ const fields = {
     .url()
     .refine((u) => /^rediss?:\/\//.test(u), 'must start with redis:// or rediss://')
     .optional(),
+  REDIS_PUBSUB: z.enum(['sharded', 'classic']).optional(),
   AUTH_SECRET: z.string().min(16, 'must be at least 16 characters').optional(),
   ALLOWED_ORIGINS: z
     .string()
@@ -153,6 +157,7 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): Config {
     port: v.PORT,
     host: v.HOST,
     redisUrl: v.REDIS_URL,
+    redisPubSub: v.REDIS_PUBSUB,
     authSecret: v.AUTH_SECRET,
     allowedOrigins: v.ALLOWED_ORIGINS,
     instanceId: v.INSTANCE_ID ?? `${os.hostname()}:${v.PORT}`,

@@ -17,7 +17,11 @@ async function createBackend(config: Config, logger: Logger): Promise<Backend> {
   if (!config.redisUrl) return createMemoryBackend(config);
   // Loaded only with REDIS_URL, so that memory mode needs no Redis client at all.
   const { createRedisBackend } = await import('./redis/backend');
-  return createRedisBackend(config, logger, { heartbeatMs: config.presenceHeartbeatMs, staleMs: config.presenceStaleMs });
+  return createRedisBackend(config, logger, {
+    heartbeatMs: config.presenceHeartbeatMs,
+    staleMs: config.presenceStaleMs,
+    adapter: config.redisPubSub,
+  });
 }
 
 async function main(): Promise<void> {

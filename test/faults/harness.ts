@@ -21,6 +21,8 @@ export const FAST = {
   PRESENCE_HEARTBEAT_MS: '500',
   PRESENCE_STALE_MS: '2000',
   DRAIN_TIMEOUT_MS: '3000',
+  // TEST_REDIS_PUBSUB=classic runs the faults over classic pub/sub (empty: by Redis's version).
+  REDIS_PUBSUB: process.env.TEST_REDIS_PUBSUB ?? '',
 };
 
 export const ROOM = 'faults';

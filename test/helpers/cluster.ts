@@ -20,6 +20,8 @@ export const CLUSTER_TEST_ENV = {
   PING_INTERVAL_MS: '2000',
   PING_TIMEOUT_MS: '2000',
   DRAIN_TIMEOUT_MS: '5000',
+  // TEST_REDIS_PUBSUB=classic runs the instances over classic pub/sub (empty: by Redis's version).
+  REDIS_PUBSUB: process.env.TEST_REDIS_PUBSUB ?? '',
 };
 
 function options(overrides: ClusterOptions): ClusterOptions {
