@@ -1,3 +1,9 @@
+/*
+ * The one backoff function of the repository: exponential delays with
+ * jitter, used by the SDK's resends and reconnections and by the server's
+ * Redis reconnections.
+ */
+
 /** Exponential backoff settings. */
 export interface BackoffOptions {
   /** Delay before the first retry. @default 250 */

@@ -1,3 +1,8 @@
+/**
+ * The wiring of an instance (`createApp`): Socket.IO with its handshake
+ * checks, handlers and adapter, the HTTP routes, chat and recovery over the
+ * backend, and draining. Starts nothing by itself: main.ts and the tests do.
+ */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';

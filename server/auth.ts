@@ -1,3 +1,7 @@
+/**
+ * Who a caller is (open mode: a name; token mode: a verified JWT) and which
+ * rooms and browser origins they may use.
+ */
 import jwt from 'jsonwebtoken';
 import type { User } from '../protocol';
 import { AppError } from './errors';

@@ -1,3 +1,7 @@
+/**
+ * Every setting of an instance: read from the environment once, checked, and
+ * typed, with each default stated once (`DEFAULTS`).
+ */
 import { isIP } from 'node:net';
 import os from 'node:os';
 import { z } from 'zod';

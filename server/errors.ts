@@ -1,3 +1,7 @@
+/**
+ * The errors the contract names (`AppError` and its codes), their HTTP
+ * statuses, and the one way any thrown value becomes an answer.
+ */
 import type { ErrorBody, ErrorCode } from '../protocol';
 
 /** An error the contract names: it reaches the client as `{ code, message }`. */

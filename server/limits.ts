@@ -1,3 +1,8 @@
+/**
+ * Rate limits on untrusted traffic: the rules, the interface, and their
+ * rate-limiter-flexible implementation (in memory here; over Redis in
+ * redis/limits.ts).
+ */
 import { RateLimiterMemory, RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible';
 import { AppError } from './errors';
 

@@ -1,3 +1,6 @@
+/**
+ * The one logger of an instance (pino).
+ */
 import pino from 'pino';
 
 export type Logger = pino.Logger;

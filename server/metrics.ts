@@ -1,3 +1,6 @@
+/**
+ * The Prometheus metrics an instance publishes at `/metrics`.
+ */
 import client from 'prom-client';
 
 /**

@@ -1,3 +1,8 @@
+/**
+ * Every payload from the network parsed here, at the edge, into the
+ * protocol's types (zod); failures become the contract's error codes with a
+ * message that names the field.
+ */
 import { z } from 'zod';
 import {
   CLIENT_ID_PATTERN,
@@ -12,12 +17,6 @@ import {
   type TypingPayload,
 } from '../protocol';
 import { AppError } from './errors';
-
-/*
- * Every payload from the network is parsed here, at the edge, into the
- * protocol's types. Failures become the contract's error codes with a message
- * that names the field.
- */
 
 // eslint-disable-next-line no-control-regex
 const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;

@@ -1,3 +1,7 @@
+/**
+ * The HTTP surface (express): the browser app, `/healthz`, `/readyz`,
+ * `/metrics` and the REST API, with errors answered as the contract's codes.
+ */
 import express, { type NextFunction, type Request, type Response } from 'express';
 import { identify, type Identity } from '../auth';
 import type { Chat } from '../chat';

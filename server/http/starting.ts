@@ -1,3 +1,6 @@
+/**
+ * The HTTP answers of an instance that is still waiting for its backend.
+ */
 import http from 'node:http';
 import { retryAfterHeader, toErrorBody, UnavailableError } from '../errors';
 

@@ -1,3 +1,6 @@
+/**
+ * Presence in memory, for a single instance.
+ */
 import { EventEmitter } from 'node:events';
 import type { User } from '../../protocol';
 import type { JoinResult, LastChange, LeaveResult, Presence, PresenceEvents, PresenceSnapshot } from './types';

@@ -1,7 +1,7 @@
-import type { EventEmitter } from 'node:events';
-import type { User } from '../../protocol';
-
-/*
+/**
+ * The presence interface (who is in which room, service-wide) and the shapes
+ * it answers.
+ *
  * Every change of a room's members (a user's first socket in, its last one
  * out, a dead instance's users reaped, a wrongly reaped instance's users back)
  * takes the room's next presence version, atomically with the change. The
@@ -10,6 +10,8 @@ import type { User } from '../../protocol';
  * was lost. Versions only grow, but need not be consecutive between two
  * snapshots read far apart (a room's counter may start again higher).
  */
+import type { EventEmitter } from 'node:events';
+import type { User } from '../../protocol';
 
 export interface JoinResult {
   /** No other socket of this user was in the room, on any instance. */

@@ -1,7 +1,8 @@
 /**
- * The Redis backend: connects the links, picks the bus's kind from Redis's
- * version, and puts together the store, presence with its liveness, limits
- * and the bus that every instance on the same Redis shares.
+ * The Redis backend: connects the links, picks the bus's pub/sub (unless
+ * told, from Redis's version), and puts together the store, presence with
+ * its liveness, limits and the bus that every instance on the same Redis
+ * shares.
  */
 import { randomBytes } from 'node:crypto';
 import type { Backend, BusKind } from '../backend';

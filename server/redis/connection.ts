@@ -1,3 +1,8 @@
+/**
+ * The two Redis connections of an instance (commands, subscriptions): their
+ * readiness, reconnection with backoff, a health probe, and the command
+ * timeout that turns a failed or hung command into `UnavailableError`.
+ */
 import { EventEmitter, on } from 'node:events';
 import { createClient, ErrorReply, type RedisClientType } from 'redis';
 import { backoffDelay } from '../../common/backoff';

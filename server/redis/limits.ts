@@ -1,3 +1,6 @@
+/**
+ * Rate limits counted in Redis, shared by every instance.
+ */
 import { RateLimiterMemory, RateLimiterRedis } from 'rate-limiter-flexible';
 import { FlexibleRateLimits, noLimits, type RateLimits } from '../limits';
 import type { RedisLinks } from './connection';

@@ -1,3 +1,7 @@
+/**
+ * Running Lua scripts by their SHA (reloaded after a Redis restart), and the
+ * Lua that reads Redis's clock.
+ */
 import { createHash } from 'node:crypto';
 import { replyKind, type RedisClient } from './connection';
 

@@ -1,3 +1,7 @@
+/**
+ * Message history in Redis: the atomic append that assigns `seq`, and the
+ * reads by page.
+ */
 import type { Message } from '../../protocol';
 import { IDEMPOTENCY_WINDOW_MS } from '../../protocol';
 import { UnavailableError } from '../errors';

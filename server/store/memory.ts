@@ -1,3 +1,6 @@
+/**
+ * Message history in memory, for a single instance.
+ */
 import type { Message } from '../../protocol';
 import { IDEMPOTENCY_WINDOW_MS } from '../../protocol';
 import type { AppendInput, AppendResult, MessageStore, Page } from './types';

@@ -1,3 +1,7 @@
+/**
+ * The message store interface: the one place that assigns `seq`, and the
+ * pages it answers.
+ */
 import type { Message, User } from '../../protocol';
 
 /** What a send asks the store to keep. */
