@@ -26,12 +26,16 @@ interface RoomMark {
 export class Recovery {
   /** Per room this instance serves (joined, and not emptied since): how far its sockets are. */
   private readonly marks = new Map<string, RoomMark>();
+  /** The Socket.IO rooms of this instance: room → its sockets here. */
+  private readonly local: Map<string, Set<string>>;
 
   constructor(
     private readonly io: ParleyServer,
     private readonly backend: Backend,
     private readonly logger: Logger,
   ) {
+    const { adapter } = io.of('/');
+    this.local = adapter.rooms;
     const { presence, bus } = backend;
     presence.on('reaped', (leave) => io.to(leave.room).emit('presence', presenceEvent('leave', leave)));
     presence.on('restored', (join) => io.to(join.room).emit('presence', presenceEvent('join', join)));
@@ -44,7 +48,7 @@ export class Recovery {
       this.catchUp().catch((err) => logger.error({ err }, 'catch-up after the bus came back failed'));
       this.replayLastChanges().catch((err) => logger.warn({ err }, 'could not tell rooms their last presence change after the bus came back'));
     });
-    io.of('/').adapter.on('delete-room', (room: string) => this.marks.delete(room));
+    adapter.on('delete-room', (room: string) => this.marks.delete(room));
   }
 
   /** A join handed the room's history up to `seq` to a socket here. */
@@ -54,7 +58,7 @@ export class Recovery {
 
   private handed(room: string, seq: number): void {
     // Only rooms with sockets here: a send over HTTP to any room must not grow this map.
-    if (!this.io.of('/').adapter.rooms.has(room)) return;
+    if (!this.local.has(room)) return;
     const mark = this.marks.get(room);
     if (!mark) this.marks.set(room, { seq });
     else if (seq > mark.seq) mark.seq = seq;
