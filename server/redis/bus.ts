@@ -6,8 +6,8 @@
  * events. It owns the (un)subscription of one channel per chat room and the
  * publishing, each with what the cluster protocol leaves to its transport:
  * a join can wait for its room's subscription, a failed (un)subscription is
- * repeated once the link is back, and a publication has the command timeout,
- * never rejects and never holds back the local delivery.
+ * repeated once the link is back, and a publication has the command timeout
+ * and never rejects.
  */
 import { EventEmitter } from 'node:events';
 import type { Namespace } from 'socket.io';
@@ -165,12 +165,12 @@ export class RedisBus extends EventEmitter<BusEvents> implements Bus {
   }
 
   /**
-   * For the adapter: publishes without waiting. A lost broadcast is made up
-   * for by the catch-up after the link comes back, and by the clients' seq
-   * gap filling.
+   * For the adapter: publishes; settles within the command timeout and never
+   * rejects. A lost broadcast is made up for by the catch-up after the link
+   * comes back, and by the clients' seq gap filling.
    */
-  publish(channel: string, payload: string): void {
-    this.links.run('publish', () => this.pubsub.publish(channel, payload)).then(this.published, this.publishFailed);
+  publish(channel: string, payload: string): Promise<void> {
+    return this.links.run('publish', () => this.pubsub.publish(channel, payload)).then(this.published, this.publishFailed);
   }
 
   /** For the adapter: how many instances listen on the bus. */
@@ -214,8 +214,8 @@ function adapterFactory(bus: RedisBus): AdapterFactory {
   };
 }
 
-const NO_OFFSET: Promise<Offset> = Promise.resolve('');
-const DONE: Promise<void> = Promise.resolve();
+/** A publication's offset serves Socket.IO's connection state recovery, which Parley does not use. */
+const noOffset = (): Offset => '';
 
 /**
  * The adapter of the main namespace. Each chat room with sockets here has its
@@ -267,15 +267,17 @@ class BusAdapter extends ClusterAdapter {
     }
   }
 
-  /** Never rejects, never waits for Redis: the local delivery that follows a broadcast's publication is not held back. */
+  /**
+   * The cluster adapter delivers a broadcast to this instance's sockets once
+   * its publication has settled: as Redis answers (a send's ack goes out
+   * first), or, if Redis does not, after the command timeout; never later.
+   */
   protected override doPublish(message: ClusterMessage): Promise<Offset> {
-    this.bus.publish(channelOf(message), JSON.stringify(message));
-    return NO_OFFSET;
+    return this.bus.publish(channelOf(message), JSON.stringify(message)).then(noOffset);
   }
 
   protected override doPublishResponse(requesterUid: ServerId, response: ClusterResponse): Promise<void> {
-    this.bus.publish(channels.replies(requesterUid), JSON.stringify(response));
-    return DONE;
+    return this.bus.publish(channels.replies(requesterUid), JSON.stringify(response));
   }
 
   /** How many instances answer a request (`fetchSockets`, `serverSideEmit` with an ack). */

@@ -136,7 +136,7 @@ describe.each(['sharded', 'classic'] as BusKind[])('the bus (%s pub/sub)', (adap
 
     redis.pause();
     await ok(alice, 'typing', { room: 'lobby', typing: true });
-    // Heard while redis is still frozen: the publication does not hold it back.
+    // Heard while redis is still frozen: the publication holds it back no longer than the command timeout.
     await typing.until(1);
     redis.resume();
 
