@@ -9,6 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { repoRoot } from '../../scripts/topology/instance';
 import { defer } from '../helpers/cleanup';
+import { alive, descendants } from '../helpers/processes';
 
 export const LOADTEST = path.join(repoRoot(), 'dist', 'bench', 'loadtest.js');
 
@@ -21,37 +22,6 @@ export interface LoadtestRun {
   json?: any;
   /** Processes that were seen under the tester and still run after it exited. */
   leftovers: number[];
-}
-
-/** A process as /proc shows it: its parent, its state and its start time (so that a reused pid is not taken for it). */
-function procStat(pid: number): { ppid: number; start: string; state: string } | undefined {
-  try {
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return { state: fields[0], ppid: Number(fields[1]), start: fields[19] };
-  } catch {
-    return undefined;
-  }
-}
-
-/** Every process descended from `root` now, with its start time. */
-function descendants(root: number): Map<number, string> {
-  const children = new Map<number, number[]>();
-  for (const entry of fs.readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    const stat = procStat(Number(entry));
-    if (stat) children.set(stat.ppid, [...(children.get(stat.ppid) ?? []), Number(entry)]);
-  }
-  const found = new Map<number, string>();
-  const queue = [root];
-  while (queue.length > 0) {
-    for (const child of children.get(queue.shift()!) ?? []) {
-      const stat = procStat(child);
-      if (stat) found.set(child, stat.start);
-      queue.push(child);
-    }
-  }
-  return found;
 }
 
 /**
@@ -71,14 +41,9 @@ export async function runLoadtest(args: string[], { interruptWhen }: { interrupt
   const look = () => {
     for (const [pid, start] of descendants(child.pid!)) seen.set(pid, start);
   };
-  const alive = () =>
-    [...seen].filter(([pid, start]) => {
-      const stat = procStat(pid);
-      return stat !== undefined && stat.start === start && stat.state !== 'Z';
-    }).map(([pid]) => pid);
   defer(() => {
     child.kill('SIGKILL');
-    for (const pid of alive()) process.kill(pid, 'SIGKILL');
+    for (const pid of alive(seen)) process.kill(pid, 'SIGKILL');
     fs.rmSync(dir, { recursive: true, force: true });
   });
 
@@ -104,5 +69,5 @@ export async function runLoadtest(args: string[], { interruptWhen }: { interrupt
     child.once('exit', (c, s) => resolve({ code: c, signal: s })),
   );
   const json = fs.existsSync(jsonFile) ? JSON.parse(fs.readFileSync(jsonFile, 'utf8')) : undefined;
-  return { code, signal, stdout, stderr, json, leftovers: alive() };
+  return { code, signal, stdout, stderr, json, leftovers: alive(seen) };
 }

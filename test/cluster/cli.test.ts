@@ -11,6 +11,7 @@ import path from 'node:path';
 import type { Message } from '../../protocol';
 import { httpStatus, pollUntil, repoRoot } from '../../scripts/topology/instance';
 import { defer } from '../helpers/cleanup';
+import { alive, descendants } from '../helpers/processes';
 import { CLUSTER_TEST_ENV, connectSession } from '../helpers/cluster';
 import { ok, waitFor } from '../helpers/events';
 
@@ -24,46 +25,6 @@ interface Launched {
   balancer: string;
   instances: Array<{ id: string; url: string; pid: number }>;
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-}
-
-/** A process as /proc shows it: its parent, and its start time (so a reused pid is not taken for it). */
-function procStat(pid: number): { ppid: number; start: string; state: string } | undefined {
-  try {
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // The command name, in parentheses, may hold spaces: count fields after it.
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return { state: fields[0], ppid: Number(fields[1]), start: fields[19] };
-  } catch {
-    return undefined;
-  }
-}
-
-/** Every process descended from `root` now, with its start time. */
-function descendants(root: number): Map<number, string> {
-  const parents = new Map<number, number[]>();
-  for (const entry of fs.readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    const stat = procStat(Number(entry));
-    if (stat) parents.set(stat.ppid, [...(parents.get(stat.ppid) ?? []), Number(entry)]);
-  }
-  const found = new Map<number, string>();
-  const queue = [root];
-  while (queue.length > 0) {
-    for (const child of parents.get(queue.shift()!) ?? []) {
-      const stat = procStat(child);
-      if (stat) found.set(child, stat.start);
-      queue.push(child);
-    }
-  }
-  return found;
-}
-
-/** Those of `processes` still running (a zombie has ended). */
-function alive(processes: Map<number, string>): number[] {
-  return [...processes].filter(([pid, start]) => {
-    const stat = procStat(pid);
-    return stat !== undefined && stat.start === start && stat.state !== 'Z';
-  }).map(([pid]) => pid);
 }
 
 /** Starts the launcher and resolves once it printed the balancer line. */
