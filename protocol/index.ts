@@ -1,5 +1,5 @@
 /**
- * The Parley wire contract (v1), typed once.
+ * The Parley wire contract (v1, with v1.1's changes to messages), typed once.
  *
  * The server, the client SDK, the browser app and the load tester all import
  * this module, so that a misspelt event or a payload of the wrong shape is a
@@ -13,20 +13,39 @@ export interface User {
   name: string;
 }
 
-/** A stored chat message. */
+/**
+ * A reaction to the user ids who gave it, in the order they gave it. A
+ * message with none has `{}`.
+ */
+export type Reactions = Record<string, string[]>;
+
+/** A stored chat message, in its current state. */
 export interface Message {
   /** Unique across the service. */
   id: string;
   room: string;
-  /** 1, 2, 3, ... per room: no gaps, no repeats, assigned by the store. */
+  /** 1, 2, 3, ... per room: no gaps, no repeats, assigned by the store. Counts new messages only. */
   seq: number;
+  /**
+   * v1.1: the room's `rev` of this message's latest change (a new message:
+   * the rev it took). Every change in a room (a new message, an edit, a
+   * deletion, a reaction added or removed) takes the room's next rev.
+   */
+  rev: number;
   /** The sender's idempotency key. */
   clientId: string;
   /** From the handshake identity, never from the payload. */
   user: User;
+  /** `""` once deleted. */
   text: string;
   /** Server time, ms since the epoch. */
   ts: number;
+  /** v1.1: each reaction to the ids of the users who gave it; `{}` once deleted. */
+  reactions: Reactions;
+  /** v1.1: server time of the latest edit, when edited. */
+  editedTs?: number;
+  /** v1.1: set when the author deleted the message (a tombstone that keeps its id, seq, user and ts). */
+  deleted?: true;
 }
 
 /** Every error code of the contract. */
@@ -40,6 +59,8 @@ export const ERROR_CODES = [
   'unavailable',
   'internal',
   'unauthorized',
+  /** v1.1: the `id` is no message kept in that room. */
+  'not_found',
 ] as const;
 export type ErrorCode = (typeof ERROR_CODES)[number];
 
@@ -74,6 +95,16 @@ export const IDEMPOTENCY_WINDOW_MS = 24 * 60 * 60 * 1000;
 
 export const ROOM_PATTERN = /^[a-z0-9][a-z0-9_-]{0,63}$/;
 export const CLIENT_ID_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
+/** A message `id` in a request: the ids the server assigns (uuids) fit. */
+export const MESSAGE_ID_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
+
+/** Longest reaction, in UTF-16 code units (`String.length`). */
+export const MAX_REACTION_LENGTH = 16;
+/** Distinct reactions a message may carry; adding one more answers `too_large`. */
+export const MAX_REACTIONS_PER_MESSAGE = 20;
+/** `room:changes` limit: default and range. */
+export const CHANGES_DEFAULT_LIMIT = 100;
+export const CHANGES_MAX_LIMIT = 500;
 
 export interface RoomSummary {
   room: string;
@@ -92,6 +123,8 @@ export interface JoinPayload {
 export interface JoinAnswer {
   room: string;
   seq: number;
+  /** v1.1: the room's latest `rev` (0 for a room with no changes). */
+  rev: number;
   messages: Message[];
   members: User[];
   hasMore: boolean;
@@ -129,6 +162,41 @@ export interface TypingPayload {
 export interface RoomsListAnswer {
   rooms: RoomSummary[];
 }
+/** v1.1: the author's edit of a message's text (the text rules of `message:send`). */
+export interface EditPayload {
+  room: string;
+  id: string;
+  text: string;
+}
+/** v1.1: the author's deletion of a message. */
+export interface DeletePayload {
+  room: string;
+  id: string;
+}
+/** v1.1: `reaction:add` and `reaction:remove`. */
+export interface ReactionPayload {
+  room: string;
+  id: string;
+  reaction: string;
+}
+/** v1.1: the answer of an edit, a deletion or a reaction: the message's whole current state. */
+export interface ChangeAnswer {
+  message: Message;
+}
+/** v1.1: every change after `after`. */
+export interface ChangesPayload {
+  room: string;
+  after: number;
+  limit?: number;
+}
+export interface ChangesAnswer {
+  /** The current state of each kept message whose latest change has `rev > after`, ascending by `rev`. */
+  messages: Message[];
+  /** The room's latest rev, read with `messages`: when `hasMore` is false, every change up to it is in them. */
+  rev: number;
+  /** More changes follow the last of `messages`. */
+  hasMore: boolean;
+}
 // eslint-disable-next-line @typescript-eslint/no-empty-interface
 export interface Empty {}
 
@@ -139,6 +207,11 @@ export interface ClientToServerEvents {
   'room:history': (payload: HistoryPayload, ack?: Ack<HistoryAnswer>) => void;
   typing: (payload: TypingPayload, ack?: Ack<Empty>) => void;
   'rooms:list': (payload: Empty, ack?: Ack<RoomsListAnswer>) => void;
+  'message:edit': (payload: EditPayload, ack?: Ack<ChangeAnswer>) => void;
+  'message:delete': (payload: DeletePayload, ack?: Ack<ChangeAnswer>) => void;
+  'reaction:add': (payload: ReactionPayload, ack?: Ack<ChangeAnswer>) => void;
+  'reaction:remove': (payload: ReactionPayload, ack?: Ack<ChangeAnswer>) => void;
+  'room:changes': (payload: ChangesPayload, ack?: Ack<ChangesAnswer>) => void;
 }
 
 // ---- server to client ----
@@ -166,9 +239,15 @@ export interface TypingEvent {
   typing: boolean;
 }
 
+/** v1.1: a message changed (edited, deleted, reacted to): its whole current state. */
+export interface MessageUpdateEvent {
+  message: Message;
+}
+
 export interface ServerToClientEvents {
   session: (payload: SessionEvent) => void;
   message: (payload: Message) => void;
+  'message:update': (payload: MessageUpdateEvent) => void;
   presence: (payload: PresenceEvent) => void;
   typing: (payload: TypingEvent) => void;
 }
@@ -191,6 +270,20 @@ export interface PostMessageBody {
   /** Open mode only: the sender's display name. */
   name?: string;
 }
+/** v1.1: `PATCH /api/rooms/:room/messages/:id`. */
+export interface PatchMessageBody {
+  text: string;
+  /** Open mode only: the author's display name. */
+  name?: string;
+}
+/**
+ * v1.1: `DELETE /api/rooms/:room/messages/:id`, and `PUT`/`DELETE` of
+ * `/api/rooms/:room/messages/:id/reactions/:reaction`: a body only in open
+ * mode, to name the caller.
+ */
+export interface IdentifyBody {
+  name?: string;
+}
 
 /** The codes after which resending the same payload can never succeed. */
 export const PERMANENT_ERRORS: readonly ErrorCode[] = [
@@ -199,4 +292,5 @@ export const PERMANENT_ERRORS: readonly ErrorCode[] = [
   'forbidden',
   'too_large',
   'unauthorized',
+  'not_found',
 ];

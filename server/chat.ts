@@ -47,17 +47,22 @@ export class Chat {
     return message;
   }
 
-  /** History for `room:join`: the latest page, or what follows `since`. */
-  async joinHistory(room: string, since: number | undefined): Promise<Page & { seq: number }> {
-    const [page, [seq]] = await Promise.all([
-      since === undefined
-        ? this.backend.store.latest(room, JOIN_HISTORY_LIMIT)
-        : this.backend.store.after(room, since, JOIN_SINCE_LIMIT),
-      this.backend.store.lastSeqs([room]),
+  /** History for `room:join`: the latest page, or what follows `since`, with the room's latest `seq` and `rev`. */
+  async joinHistory(room: string, since: number | undefined): Promise<Page & { seq: number; rev: number }> {
+    const { store } = this.backend;
+    // The counters are read before the page, in the same round trip (one
+    // connection answers in order): the page reflects every change up to
+    // `rev`, and any later one reaches the joined socket live. Read after the
+    // page, `rev` could count a change the page does not show, which a client
+    // would then take for one it already has.
+    const [[seq], [rev], page] = await Promise.all([
+      store.lastSeqs([room]),
+      store.lastRevs([room]),
+      since === undefined ? store.latest(room, JOIN_HISTORY_LIMIT) : store.after(room, since, JOIN_SINCE_LIMIT),
     ]);
-    // The store may have taken a message between the two reads.
+    // The store may have taken a message between the reads.
     const latest = Math.max(seq, page.messages.at(-1)?.seq ?? 0);
-    return { ...page, seq: latest };
+    return { ...page, seq: latest, rev };
   }
 
   /** `room:history`; `identity` is undefined for an anonymous HTTP read in open mode. */

@@ -34,6 +34,7 @@ export const HTTP_STATUS: Record<ErrorCode, number> = {
   unavailable: 503,
   internal: 500,
   unauthorized: 401,
+  not_found: 404,
 };
 
 /**

@@ -76,7 +76,7 @@ export function registerHandlers(socket: ParleySocket, deps: HandlerDeps): void 
       // Announced only once the join succeeded: a join that fails on the
       // history read must not show the room a user who came and went.
       if (first) io.to(room).emit('presence', { room, event: 'join', user, members: members.length, version });
-      return { room, seq: history.seq, messages: history.messages, members, hasMore: history.hasMore, presenceVersion: version };
+      return { room, seq: history.seq, rev: history.rev, messages: history.messages, members, hasMore: history.hasMore, presenceVersion: version };
     } catch (err) {
       // A join that failed leaves the socket as it was, so a retry starts
       // clean; the room never heard of it, so it hears of no leave either.

@@ -10,6 +10,8 @@
 export const keys = {
   /** String: the room's latest `seq` (INCR). */
   seq: (room: string) => `parley:{${room}}:seq`,
+  /** String: the room's latest `rev` (INCR): every change of the room (a new message too) takes the next one. */
+  rev: (room: string) => `parley:{${room}}:rev`,
   /** Sorted set: the room's last `historyMax` messages as JSON, scored by `seq`. */
   log: (room: string) => `parley:{${room}}:log`,
   /**

@@ -19,8 +19,8 @@ import { LUA_NOW, LuaScript } from './script';
  * - otherwise the room's next seq is taken, the message added to the log and
  *   remembered under its idempotency key, and the log trimmed to historyMax.
  *
- * KEYS: seq, log, idempotency. ARGV: the message as JSON without `seq` (an
- * object with at least one field), historyMax, idempotency TTL (ms),
+ * KEYS: seq, log, idempotency, rev. ARGV: the message as JSON without `seq`
+ * and `rev` (an object with at least one field), historyMax, idempotency TTL (ms),
  * deadline in Redis's clock (ms; 0 = none).
  * Returns {0, json} stored, {1, json} repeat, {-1, ''} too late.
  */
@@ -30,7 +30,8 @@ if original then return {1, original} end
 local deadline = tonumber(ARGV[4])
 if deadline > 0 and now_ms() > deadline then return {-1, ''} end
 local seq = redis.call('INCR', KEYS[1])
-local message = '{"seq":' .. seq .. ',' .. string.sub(ARGV[1], 2)
+local rev = redis.call('INCR', KEYS[4])
+local message = '{"seq":' .. seq .. ',"rev":' .. rev .. ',' .. string.sub(ARGV[1], 2)
 redis.call('ZADD', KEYS[2], seq, message)
 redis.call('SET', KEYS[3], message, 'PX', ARGV[3])
 redis.call('ZREMRANGEBYRANK', KEYS[2], 0, -tonumber(ARGV[2]) - 1)
@@ -49,14 +50,14 @@ export class RedisMessageStore implements MessageStore {
 
   async append(input: AppendInput): Promise<AppendResult> {
     const { id, room, clientId, user, text, ts } = input;
-    // `seq` goes first, added by the script; the rest is fixed here.
-    const json = JSON.stringify({ id, room, clientId, user: { id: user.id, name: user.name }, text, ts });
+    // `seq` and `rev` go first, added by the script; the rest is fixed here.
+    const json = JSON.stringify({ id, room, clientId, user: { id: user.id, name: user.name }, text, ts, reactions: {} });
     // Leave a margin for the answer to come back before our own timeout fires.
     const deadline = this.links.redisDeadline(Math.floor(this.links.commandTimeoutMs * 0.75));
     const reply = (await this.links.run('append', () =>
       APPEND.run(
         this.links.command,
-        [keys.seq(room), keys.log(room), keys.idempotency(room, user.id, clientId)],
+        [keys.seq(room), keys.log(room), keys.idempotency(room, user.id, clientId), keys.rev(room)],
         [json, this.historyMax, IDEMPOTENCY_WINDOW_MS, deadline],
       ),
     )) as [number, string];
@@ -94,11 +95,20 @@ export class RedisMessageStore implements MessageStore {
     return { messages: parse(members.slice(0, limit)), hasMore };
   }
 
-  async lastSeqs(rooms: string[]): Promise<number[]> {
-    if (rooms.length === 0) return [];
+  lastSeqs(rooms: string[]): Promise<number[]> {
+    return this.counters('lastSeqs', rooms.map(keys.seq));
+  }
+
+  lastRevs(rooms: string[]): Promise<number[]> {
+    return this.counters('lastRevs', rooms.map(keys.rev));
+  }
+
+  /** The values of counter keys, 0 where unset. */
+  private async counters(what: string, names: string[]): Promise<number[]> {
+    if (names.length === 0) return [];
     // GETs issued in one tick go out as one pipeline (one round trip); MGET
     // would not work across the slots of a Redis Cluster.
-    const values = await this.links.run('lastSeqs', () => Promise.all(rooms.map((room) => this.links.command.get(keys.seq(room)))));
+    const values = await this.links.run(what, () => Promise.all(names.map((name) => this.links.command.get(name))));
     return values.map((v) => (v === null ? 0 : Number(v)));
   }
 }

@@ -9,6 +9,8 @@ interface RoomLog {
   /** The last `historyMax` messages; `messages[i].seq === firstSeq + i`. */
   messages: Message[];
   seq: number;
+  /** The room's latest rev: every change takes the next one. */
+  rev: number;
 }
 
 /** A single instance's history, in memory. Keeps `historyMax` messages per room. */
@@ -31,8 +33,9 @@ export class MemoryMessageStore implements MessageStore {
     if (seen && seen.expires > now) return { message: seen.message, duplicate: true };
 
     const log = this.log(input.room, true);
-    const message: Message = { ...input, user: { ...input.user }, seq: log.seq + 1 };
+    const message: Message = { ...input, user: { ...input.user }, seq: log.seq + 1, rev: log.rev + 1, reactions: {} };
     log.seq = message.seq;
+    log.rev = message.rev;
     log.messages.push(message);
     // Trim in batches so that a full room does not shift its array on every send.
     if (log.messages.length > this.historyMax + Math.max(16, this.historyMax >> 4)) {
@@ -68,6 +71,10 @@ export class MemoryMessageStore implements MessageStore {
     return rooms.map((room) => this.rooms.get(room)?.seq ?? 0);
   }
 
+  async lastRevs(rooms: string[]): Promise<number[]> {
+    return rooms.map((room) => this.rooms.get(room)?.rev ?? 0);
+  }
+
   /** A room's log and the index of its oldest message still kept (at most `historyMax` are). */
   private kept(room: string): { all: Message[]; start: number } {
     const all = this.log(room, false)?.messages ?? [];
@@ -79,7 +86,7 @@ export class MemoryMessageStore implements MessageStore {
   private log(room: string, create: boolean): RoomLog | undefined {
     let log = this.rooms.get(room);
     if (!log && create) {
-      log = { messages: [], seq: 0 };
+      log = { messages: [], seq: 0, rev: 0 };
       this.rooms.set(room, log);
     }
     return log;

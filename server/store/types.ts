@@ -44,4 +44,6 @@ export interface MessageStore {
   after(room: string, after: number, limit: number): Promise<Page>;
   /** The latest `seq` of each room (0 for a room with no messages). */
   lastSeqs(rooms: string[]): Promise<number[]>;
+  /** The latest `rev` of each room (0 for a room with no changes). */
+  lastRevs(rooms: string[]): Promise<number[]>;
 }

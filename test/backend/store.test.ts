@@ -47,10 +47,10 @@ describe.each(factories)('MessageStore (%s)', (_name, make) => {
     const other = await store.append(input('other', 'elsewhere'));
     expect(first).toEqual({
       duplicate: false,
-      message: { id: expect.any(String), room: 'lobby', seq: 1, clientId: expect.any(String), user: alice, text: 'hello', ts: expect.any(Number) },
+      message: { id: expect.any(String), room: 'lobby', seq: 1, rev: 1, clientId: expect.any(String), user: alice, text: 'hello', ts: expect.any(Number), reactions: {} },
     });
-    expect(second.message).toMatchObject({ seq: 2, user: bob, text: 'again' });
-    expect(other.message.seq).toBe(1);
+    expect(second.message).toMatchObject({ seq: 2, rev: 2, user: bob, text: 'again' });
+    expect(other.message).toMatchObject({ seq: 1, rev: 1 });
   });
 
   it('keeps text exactly as sent: quotes, backslashes, newlines, unicode', async () => {

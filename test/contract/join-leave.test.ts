@@ -41,6 +41,7 @@ describe('room:join', () => {
       ok: true,
       room: 'lobby',
       seq: 0,
+      rev: 0,
       messages: [],
       members: [{ id: 'alice', name: 'alice' }],
       hasMore: false,

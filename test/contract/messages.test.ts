@@ -27,10 +27,12 @@ describe('message:send', () => {
       id: expect.any(String),
       room: 'lobby',
       seq: 1,
+      rev: 1,
       clientId: 'c-1',
       user: { id: 'alice', name: 'alice' },
       text: 'hello',
       ts: expect.any(Number),
+      reactions: {},
     });
     expect(message.id.length).toBeGreaterThan(0);
     expect(message.ts).toBeGreaterThanOrEqual(before - 1000);

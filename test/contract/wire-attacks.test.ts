@@ -43,7 +43,7 @@ describe('a handshake written by hand', () => {
     const wire = await WireClient.connect(url, { name: 'w' });
     wire.send('421["room:join",{"room":"lobby"}]');
     const ack = await wire.next((f) => text(f) && f.startsWith('431['));
-    expect(json(ack, '431')).toEqual([{ ok: true, room: 'lobby', seq: 0, messages: [], members: [{ id: 'w', name: 'w' }], hasMore: false, presenceVersion: 1 }]);
+    expect(json(ack, '431')).toEqual([{ ok: true, room: 'lobby', seq: 0, rev: 0, messages: [], members: [{ id: 'w', name: 'w' }], hasMore: false, presenceVersion: 1 }]);
     // Any ack id, echoed as the server reads it.
     wire.send('42007["rooms:list",{}]');
     expect(await wire.next((f) => text(f) && f.startsWith('437'))).toBe('437[{"ok":true,"rooms":[{"room":"lobby","members":1,"seq":0}]}]');

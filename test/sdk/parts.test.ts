@@ -13,7 +13,7 @@ const presence = (event: 'join' | 'leave', id: string, version: number): Presenc
   version,
 });
 const memberIds = (p: RoomPresence) => p.members.map((u) => u.id);
-const message = (seq: number): Message => ({ id: `m${seq}`, room: 'lobby', seq, clientId: `c${seq}`, user: { id: 'ada', name: 'ada' }, text: `${seq}`, ts: 0 });
+const message = (seq: number): Message => ({ id: `m${seq}`, room: 'lobby', seq, clientId: `c${seq}`, user: { id: 'ada', name: 'ada' }, text: `${seq}`, ts: 0, rev: seq, reactions: {} });
 /** A handover as a seq, or `from-to` for a skip. */
 const told = (handovers: Handover[]) => handovers.map((h) => (h.kind === 'message' ? h.message.seq : `${h.skipped.from}-${h.skipped.to}`));
 
