@@ -1,13 +1,16 @@
 /**
  * The operations of the contract that both the Socket.IO handlers and the
- * HTTP routes perform: sending a message (store, then broadcast), reading
- * history, listing rooms.
+ * HTTP routes perform: sending a message and changing one (store, then
+ * broadcast), reading history and changes, listing rooms.
  */
 import { randomUUID } from 'node:crypto';
 import {
+  CHANGES_DEFAULT_LIMIT,
   HISTORY_DEFAULT_LIMIT,
   JOIN_HISTORY_LIMIT,
   JOIN_SINCE_LIMIT,
+  type ChangesAnswer,
+  type ChangesPayload,
   type HistoryPayload,
   type Message,
   type RoomSummary,
@@ -17,7 +20,14 @@ import { assertMayUse, mayUse, type Identity } from './auth';
 import type { Backend } from './backend';
 import type { Metrics } from './metrics';
 import type { ParleyServer } from './sockets';
-import type { Page } from './store/types';
+import type { ChangeOp, Page } from './store/types';
+
+/** A change to one message of a room, as both surfaces ask for it. */
+export interface ChangeRequest {
+  room: string;
+  id: string;
+  op: ChangeOp;
+}
 
 /** Sends, history and the rooms list, for both surfaces. Callers have validated the payload already. */
 export class Chat {
@@ -45,6 +55,29 @@ export class Chat {
       this.io.to(message.room).emit('message', message);
     }
     return message;
+  }
+
+  /**
+   * Changes a message (edit, deletion, reaction) and broadcasts its new state
+   * as `message:update` to the room on every instance; a request that
+   * changes nothing answers the current state and broadcasts nothing.
+   * Counts against the send limit.
+   */
+  async change(identity: Identity, request: ChangeRequest): Promise<Message> {
+    assertMayUse(identity, request.room);
+    await this.backend.limits.consume('send', identity.user.id);
+    const { message, changed } = await this.backend.store.change({ ...request, userId: identity.user.id, ts: this.now() });
+    if (changed) {
+      this.metrics.changesStored.inc({ kind: request.op.kind });
+      this.io.to(message.room).emit('message:update', { message });
+    }
+    return message;
+  }
+
+  /** `room:changes`: what changed after a rev; `identity` is undefined for an anonymous HTTP read in open mode. */
+  async changes(identity: Identity | undefined, payload: ChangesPayload): Promise<ChangesAnswer> {
+    if (identity) assertMayUse(identity, payload.room);
+    return this.backend.store.changes(payload.room, payload.after, payload.limit ?? CHANGES_DEFAULT_LIMIT);
   }
 
   /** History for `room:join`: the latest page, or what follows `since`, with the room's latest `seq` and `rev`. */

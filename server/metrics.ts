@@ -28,6 +28,12 @@ export function createMetrics(instanceId: string) {
       help: 'Messages stored by this instance (repeats of an idempotent send excluded)',
       registers: [registry],
     }),
+    changesStored: new client.Counter({
+      name: 'parley_changes_stored_total',
+      help: 'Changes to messages stored by this instance, by kind (edit, delete, react, unreact; requests that changed nothing excluded)',
+      labelNames: ['kind'] as const,
+      registers: [registry],
+    }),
     sendAckSeconds: new client.Histogram({
       name: 'parley_send_ack_seconds',
       help: 'Time from receiving a send to answering it',

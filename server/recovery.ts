@@ -2,25 +2,25 @@
  * Recovery: what an instance does so that the rooms it serves stay whole
  * after a fault. When its bus link comes back after an outage, broadcasts
  * from the other instances may have been lost meanwhile: it hands its own
- * sockets what changed in each room since what they last had (the messages,
- * from the store), and tells each room its last presence change again. And
+ * sockets what changed in each room since what they last had (new messages
+ * and changes to older ones, from the store), and tells each room its last
+ * presence change again. And
  * it tells the rooms of the presence changes that no socket of this instance
  * asked for (another instance died, or this one came back after being taken
  * for dead).
  */
-import { JOIN_SINCE_LIMIT, type Message, type PresenceEvent } from '../protocol';
+import { JOIN_SINCE_LIMIT, type Message, type MessageUpdateEvent, type PresenceEvent } from '../protocol';
 import type { Backend } from './backend';
 import type { Logger } from './logger';
 import type { LastChange, PresenceChange } from './presence/types';
 import type { ParleyServer } from './sockets';
 
-/**
- * How far this instance's sockets in a room are: where a catch-up starts.
- * (What else a room will have to catch up on gets its own mark here.)
- */
+/** How far this instance's sockets in a room are: where a catch-up starts. */
 interface RoomMark {
-  /** The highest `seq` handed to them. */
+  /** The highest `seq` handed to them: a message above it is new to them. */
   seq: number;
+  /** The highest `rev` handed to them: the catch-up reads the changes after it. */
+  rev: number;
 }
 
 export class Recovery {
@@ -42,7 +42,12 @@ export class Recovery {
     // One instance in memory has no bus to lose: nothing to catch up on.
     if (!bus) return;
     bus.on('delivered', (room, event, payload) => {
-      if (event === 'message') this.handed(room, (payload as Message).seq);
+      // While the bus is down, what this instance sends still reaches its own
+      // sockets, but what others send does not: a mark moved on by the former
+      // would skip the latter. It stays where the outage found it.
+      if (!backend.ready()) return;
+      if (event === 'message') this.handed(room, payload as Message);
+      else if (event === 'message:update') this.handed(room, (payload as MessageUpdateEvent).message);
     });
     bus.on('restored', () => {
       this.catchUp().catch((err) => logger.error({ err }, 'catch-up after the bus came back failed'));
@@ -51,17 +56,20 @@ export class Recovery {
     adapter.on('delete-room', (room: string) => this.marks.delete(room));
   }
 
-  /** A join handed the room's history up to `seq` to a socket here. */
-  joined(room: string, seq: number): void {
-    if (this.backend.bus) this.handed(room, seq);
+  /** A join handed the room's history up to `seq` and its changes up to `rev` to a socket here. */
+  joined(room: string, seq: number, rev: number): void {
+    if (this.backend.bus) this.handed(room, { seq, rev });
   }
 
-  private handed(room: string, seq: number): void {
+  private handed(room: string, { seq, rev }: Pick<Message, 'seq' | 'rev'>): void {
     // Only rooms with sockets here: a send over HTTP to any room must not grow this map.
     if (!this.local.has(room)) return;
     const mark = this.marks.get(room);
-    if (!mark) this.marks.set(room, { seq });
-    else if (seq > mark.seq) mark.seq = seq;
+    if (!mark) this.marks.set(room, { seq, rev });
+    else {
+      mark.seq = Math.max(mark.seq, seq);
+      mark.rev = Math.max(mark.rev, rev);
+    }
   }
 
   /**

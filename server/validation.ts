@@ -5,14 +5,21 @@
  */
 import { z } from 'zod';
 import {
+  CHANGES_MAX_LIMIT,
   CLIENT_ID_PATTERN,
   HISTORY_MAX_LIMIT,
   MAX_NAME_LENGTH,
+  MAX_REACTION_LENGTH,
   MAX_TEXT_LENGTH,
+  MESSAGE_ID_PATTERN,
   ROOM_PATTERN,
+  type ChangesPayload,
+  type DeletePayload,
+  type EditPayload,
   type HistoryPayload,
   type JoinPayload,
   type LeavePayload,
+  type ReactionPayload,
   type SendPayload,
   type TypingPayload,
 } from '../protocol';
@@ -20,6 +27,16 @@ import { AppError } from './errors';
 
 // eslint-disable-next-line no-control-regex
 const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
+/** Unicode White_Space, which `\s` covers but for U+0085 (a C1 control, refused as one too). */
+const WHITE_SPACE = /[\s\u0085]/;
+/**
+ * A surrogate that is not half of a pair: such a string is not well-formed
+ * Unicode, has no UTF-8 form, and would not come back from the store (or
+ * from Redis's Lua) as it went in. With the `u` flag a pair is one code
+ * point, which this class does not match.
+ */
+const LONE_SURROGATE = /[\ud800-\udfff]/u;
+const wellFormed = (s: string) => !LONE_SURROGATE.test(s);
 const seqNumber = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
 
 /**
@@ -32,6 +49,8 @@ const withCode = (code: Code, message: string) => ({ message, params: { code } }
 
 const room = z.string().refine((r) => r.length <= 64 && ROOM_PATTERN.test(r), withCode('invalid_room', `must match ${ROOM_PATTERN.source}`));
 const clientId = z.string().regex(CLIENT_ID_PATTERN, 'must be 1-64 characters of [A-Za-z0-9_-]');
+// A well-formed id that is no message of the room is the store's `not_found`.
+const messageId = z.string().regex(MESSAGE_ID_PATTERN, 'must be 1-64 characters of [A-Za-z0-9_-]');
 // Text length is counted as the protocol module defines it (`String.length`,
 // UTF-16 code units), so that a client checking `text.length` before sending
 // agrees with the server on every text.
@@ -39,7 +58,17 @@ const text = z
   .string()
   .refine((t) => t.length <= MAX_TEXT_LENGTH, withCode('too_large', `must be at most ${MAX_TEXT_LENGTH} characters`))
   .refine((t) => !t.includes('\u0000'), 'must not contain NUL')
+  .refine(wellFormed, 'must be well-formed Unicode (no lone surrogate)')
   .refine((t) => t.trim().length > 0, 'must have a non-blank character');
+// Reaction text is text, like messages: any short string with no blank and no
+// control character (emoji with their joiners and variation selectors fit).
+const reaction = z
+  .string()
+  .min(1, 'must not be empty')
+  .max(MAX_REACTION_LENGTH, `must be at most ${MAX_REACTION_LENGTH} characters`)
+  .refine((r) => !WHITE_SPACE.test(r), 'must not contain whitespace')
+  .refine((r) => !CONTROL.test(r), 'must not contain control characters')
+  .refine(wellFormed, 'must be well-formed Unicode (no lone surrogate)');
 
 const schemas = {
   join: z.object({ room, since: seqNumber.optional() }),
@@ -56,6 +85,11 @@ const schemas = {
   typing: z.object({ room, typing: z.boolean() }),
   roomsList: z.union([z.object({}), z.undefined()]),
   postBody: z.object({ text, clientId, name: z.unknown().optional() }),
+  edit: z.object({ room, id: messageId, text }),
+  delete: z.object({ room, id: messageId }),
+  reaction: z.object({ room, id: messageId, reaction }),
+  changes: z.object({ room, after: seqNumber, limit: z.number().int().min(1).max(CHANGES_MAX_LIMIT).optional() }),
+  patchBody: z.object({ text, name: z.unknown().optional() }),
 };
 
 function codePoints(s: string): number {
@@ -92,6 +126,11 @@ export const parseTyping = (p: unknown): TypingPayload => parse(schemas.typing, 
 export const parseRoomsList = (p: unknown): void => void parse(schemas.roomsList, p);
 export const parsePostBody = (p: unknown): { text: string; clientId: string; name?: unknown } => parse(schemas.postBody, p);
 export const parseRoom = (r: unknown): string => parse(z.object({ room }), { room: r }).room;
+export const parseEdit = (p: unknown): EditPayload => parse(schemas.edit, p);
+export const parseDelete = (p: unknown): DeletePayload => parse(schemas.delete, p);
+export const parseReaction = (p: unknown): ReactionPayload => parse(schemas.reaction, p);
+export const parseChanges = (p: unknown): ChangesPayload => parse(schemas.changes, p);
+export const parsePatchBody = (p: unknown): { text: string; name?: unknown } => parse(schemas.patchBody, p);
 
 /**
  * A display name: 1–32 code points after trimming, no control characters.
@@ -103,7 +142,7 @@ export function parseName(name: unknown): string | undefined {
   if (typeof name !== 'string') return undefined;
   const trimmed = name.trim();
   const n = codePoints(trimmed);
-  if (n < 1 || n > MAX_NAME_LENGTH || CONTROL.test(trimmed)) return undefined;
+  if (n < 1 || n > MAX_NAME_LENGTH || CONTROL.test(trimmed) || !wellFormed(trimmed)) return undefined;
   return trimmed;
 }
 

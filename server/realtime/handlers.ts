@@ -3,16 +3,27 @@
  * parsed, checked, carried out (through Chat, presence and the bus) and
  * answered.
  */
-import type { Answer, ClientToServerEvents, JoinAnswer } from '../../protocol';
+import type { Answer, ChangeAnswer, ClientToServerEvents, JoinAnswer } from '../../protocol';
 import { assertMayUse } from '../auth';
 import type { Backend } from '../backend';
-import type { Chat } from '../chat';
+import type { Chat, ChangeRequest } from '../chat';
 import { AppError, toErrorBody } from '../errors';
 import type { Logger } from '../logger';
 import type { Metrics } from '../metrics';
 import type { Recovery } from '../recovery';
 import { userRoom, type ParleyServer, type ParleySocket } from '../sockets';
-import { parseHistory, parseJoin, parseLeave, parseRoomsList, parseSend, parseTyping } from '../validation';
+import {
+  parseChanges,
+  parseDelete,
+  parseEdit,
+  parseHistory,
+  parseJoin,
+  parseLeave,
+  parseReaction,
+  parseRoomsList,
+  parseSend,
+  parseTyping,
+} from '../validation';
 
 export interface HandlerDeps {
   io: ParleyServer;
@@ -72,7 +83,7 @@ export function registerHandlers(socket: ParleySocket, deps: HandlerDeps): void 
         throw new AppError('not_joined', `${room} was left while it was being joined`);
       }
       const history = await chat.joinHistory(room, since);
-      recovery.joined(room, history.seq);
+      recovery.joined(room, history.seq, history.rev);
       // Announced only once the join succeeded: a join that fails on the
       // history read must not show the room a user who came and went.
       if (first) io.to(room).emit('presence', { room, event: 'join', user, members: members.length, version });
@@ -99,7 +110,7 @@ export function registerHandlers(socket: ParleySocket, deps: HandlerDeps): void 
       // A room the token never allows answers `forbidden` (permanent), not
       // `not_joined`, which would send the client to a join that cannot succeed.
       assertMayUse(identity, payload.room);
-      if (!socket.data.rooms.has(payload.room)) throw new AppError('not_joined', `join ${payload.room} before sending to it`);
+      mustBeJoined(payload.room, 'sending to it');
       const message = await chat.send(identity, payload);
       return { message };
     } catch (err) {
@@ -112,10 +123,37 @@ export function registerHandlers(socket: ParleySocket, deps: HandlerDeps): void 
 
   on('room:history', async (p) => chat.history(identity, parseHistory(p)));
 
+  /** A change to a message: checked in the order of message:send (shape, the rooms claim, joined), then carried out by Chat. */
+  const onChange = (event: keyof ClientToServerEvents, request: (payload: unknown) => ChangeRequest) =>
+    on(event, async (p): Promise<ChangeAnswer> => {
+      const change = request(p);
+      assertMayUse(identity, change.room);
+      mustBeJoined(change.room, 'changing its messages');
+      return { message: await chat.change(identity, change) };
+    });
+  onChange('message:edit', (p) => {
+    const { room, id, text } = parseEdit(p);
+    return { room, id, op: { kind: 'edit', text } };
+  });
+  onChange('message:delete', (p) => {
+    const { room, id } = parseDelete(p);
+    return { room, id, op: { kind: 'delete' } };
+  });
+  onChange('reaction:add', (p) => {
+    const { room, id, reaction } = parseReaction(p);
+    return { room, id, op: { kind: 'react', reaction } };
+  });
+  onChange('reaction:remove', (p) => {
+    const { room, id, reaction } = parseReaction(p);
+    return { room, id, op: { kind: 'unreact', reaction } };
+  });
+
+  on('room:changes', async (p) => chat.changes(identity, parseChanges(p)));
+
   on('typing', async (p) => {
     const { room, typing } = parseTyping(p);
     assertMayUse(identity, room);
-    if (!socket.data.rooms.has(room)) throw new AppError('not_joined', `join ${room} before typing in it`);
+    mustBeJoined(room, 'typing in it');
     // To the room's other users: not even this user's other sockets.
     io.to(room).except(userRoom(user)).emit('typing', { room, user, typing });
     return {};
@@ -131,6 +169,11 @@ export function registerHandlers(socket: ParleySocket, deps: HandlerDeps): void 
       leaveRoom(room).catch((err) => log.warn({ err, room }, 'presence leave on disconnect failed'));
     }
   });
+
+  /** @throws AppError `not_joined` unless this socket joined `room`. */
+  function mustBeJoined(room: string, doing: string): void {
+    if (!socket.data.rooms.has(room)) throw new AppError('not_joined', `join ${room} before ${doing}`);
+  }
 
   /** Takes the socket out of a room; `announce`: tell the room when it was the user's last socket there. */
   async function leaveRoom(room: string, announce = true): Promise<void> {

@@ -5,7 +5,7 @@
 import type { Message } from '../../protocol';
 import { IDEMPOTENCY_WINDOW_MS } from '../../protocol';
 import { UnavailableError } from '../errors';
-import type { AppendInput, AppendResult, MessageStore, Page } from '../store/types';
+import type { AppendInput, AppendResult, ChangeInput, ChangeResult, ChangesPage, MessageStore, Page } from '../store/types';
 import type { RedisLinks } from './connection';
 import { keys } from './keys';
 import { LUA_NOW, LuaScript } from './script';
@@ -64,6 +64,14 @@ export class RedisMessageStore implements MessageStore {
     const [status, stored] = reply;
     if (status === -1) throw new UnavailableError('the store answered too late; nothing was stored, retry with the same clientId');
     return { message: JSON.parse(stored) as Message, duplicate: status === 1 };
+  }
+
+  async change(_input: ChangeInput): Promise<ChangeResult> {
+    throw new Error('changes to messages are not stored in Redis yet');
+  }
+
+  async changes(_room: string, _after: number, _limit: number): Promise<ChangesPage> {
+    throw new Error('changes to messages are not stored in Redis yet');
   }
 
   async latest(room: string, limit: number): Promise<Page> {

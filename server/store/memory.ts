@@ -1,23 +1,51 @@
 /**
- * Message history in memory, for a single instance.
+ * Message history in memory, for a single instance: the log of each room by
+ * `seq`, its changes indexed by `rev`, and the idempotency references.
  */
 import type { Message } from '../../protocol';
 import { IDEMPOTENCY_WINDOW_MS } from '../../protocol';
-import type { AppendInput, AppendResult, MessageStore, Page } from './types';
+import { applyChange, refused } from './change';
+import type { AppendInput, AppendResult, ChangeInput, ChangeResult, ChangesPage, MessageStore, Page } from './types';
 
 interface RoomLog {
-  /** The last `historyMax` messages; `messages[i].seq === firstSeq + i`. */
+  /** The last `historyMax` messages (and a few more, trimmed in batches), current state; `messages[i].seq === messages[0].seq + i`. */
   messages: Message[];
   seq: number;
   /** The room's latest rev: every change takes the next one. */
   rev: number;
+  /** Message id → seq, for the messages in `messages`. */
+  ids: Map<string, number>;
+  /**
+   * Every message's latest change, ascending by rev: `revs[i]` is the rev
+   * that message `seqs[i]` took. A change appends an entry and leaves the
+   * message's previous one behind, dead (its rev is no longer the message's);
+   * so are the entries of trimmed messages. Dead entries are skipped when
+   * read and dropped once they are as many as the live ones, so a read
+   * after a rev is a binary search and a walk over what it answers.
+   */
+  revs: number[];
+  seqs: number[];
+  dead: number;
+}
+
+/**
+ * What an idempotency key remembers of the message it stored: where to find
+ * it, not a copy of it (its state changes, and a copy would outlive its
+ * trimming by a day); enough to answer it again once it has left the history.
+ */
+interface SendRef {
+  seq: number;
+  rev: number;
+  id: string;
+  ts: number;
+  expires: number;
 }
 
 /** A single instance's history, in memory. Keeps `historyMax` messages per room. */
 export class MemoryMessageStore implements MessageStore {
   private readonly rooms = new Map<string, RoomLog>();
-  /** `user.id \0 room \0 clientId` → message and when the key expires. */
-  private readonly keys = new Map<string, { message: Message; expires: number }>();
+  /** `user.id \0 room \0 clientId` → the message it stored. */
+  private readonly keys = new Map<string, SendRef>();
   private lastSweep = 0;
 
   constructor(
@@ -30,19 +58,57 @@ export class MemoryMessageStore implements MessageStore {
     this.sweep(now);
     const key = `${input.user.id}\0${input.room}\0${input.clientId}`;
     const seen = this.keys.get(key);
-    if (seen && seen.expires > now) return { message: seen.message, duplicate: true };
+    if (seen && seen.expires > now) return { message: this.resent(input, seen), duplicate: true };
 
     const log = this.log(input.room, true);
-    const message: Message = { ...input, user: { ...input.user }, seq: log.seq + 1, rev: log.rev + 1, reactions: {} };
+    const { id, room, clientId, user, text, ts } = input;
+    const message: Message = { seq: log.seq + 1, rev: log.rev + 1, id, room, clientId, user: { id: user.id, name: user.name }, text, ts, reactions: {} };
     log.seq = message.seq;
     log.rev = message.rev;
     log.messages.push(message);
+    log.ids.set(message.id, message.seq);
+    this.indexRev(log, message);
     // Trim in batches so that a full room does not shift its array on every send.
     if (log.messages.length > this.historyMax + Math.max(16, this.historyMax >> 4)) {
-      log.messages.splice(0, log.messages.length - this.historyMax);
+      const trimmed = log.messages.splice(0, log.messages.length - this.historyMax);
+      for (const m of trimmed) log.ids.delete(m.id);
+      log.dead += trimmed.length;
+      this.compact(log);
     }
-    this.keys.set(key, { message, expires: now + IDEMPOTENCY_WINDOW_MS });
+    this.keys.set(key, { seq: message.seq, rev: message.rev, id: message.id, ts: message.ts, expires: now + IDEMPOTENCY_WINDOW_MS });
     return { message, duplicate: false };
+  }
+
+  async change(input: ChangeInput): Promise<ChangeResult> {
+    const log = this.log(input.room, false);
+    const seq = log?.ids.get(input.id);
+    const current = log && seq !== undefined ? this.keptMessage(log, seq) : undefined;
+    if (!log || !current) throw refused('not_found', input);
+    const next = applyChange(current, input);
+    if (!next) return { message: current, changed: false };
+    next.rev = ++log.rev;
+    log.messages[current.seq - log.messages[0].seq] = next;
+    log.dead++;
+    this.indexRev(log, next);
+    this.compact(log);
+    return { message: next, changed: true };
+  }
+
+  async changes(room: string, after: number, limit: number): Promise<ChangesPage> {
+    const log = this.log(room, false);
+    if (!log) return { messages: [], rev: 0, hasMore: false };
+    const messages: Message[] = [];
+    let hasMore = false;
+    for (let i = firstAbove(log.revs, after); i < log.revs.length; i++) {
+      const message = this.keptMessage(log, log.seqs[i]);
+      if (message?.rev !== log.revs[i]) continue;
+      if (messages.length === limit) {
+        hasMore = true;
+        break;
+      }
+      messages.push(message);
+    }
+    return { messages, rev: log.rev, hasMore };
   }
 
   async latest(room: string, limit: number): Promise<Page> {
@@ -75,10 +141,50 @@ export class MemoryMessageStore implements MessageStore {
     return rooms.map((room) => this.rooms.get(room)?.rev ?? 0);
   }
 
+  /**
+   * A repeated send's answer: the message in its current state while it is
+   * kept; once trimmed, rebuilt from the reference and the text sent again
+   * (a repeat is the same send, so the same text).
+   */
+  private resent(input: AppendInput, ref: SendRef): Message {
+    const log = this.log(input.room, false);
+    const kept = log && this.keptMessage(log, ref.seq);
+    if (kept) return kept;
+    const { room, clientId, user, text } = input;
+    return { seq: ref.seq, rev: ref.rev, id: ref.id, room, clientId, user: { id: user.id, name: user.name }, text, ts: ref.ts, reactions: {} };
+  }
+
   /** A room's log and the index of its oldest message still kept (at most `historyMax` are). */
   private kept(room: string): { all: Message[]; start: number } {
     const all = this.log(room, false)?.messages ?? [];
     return { all, start: Math.max(0, all.length - this.historyMax) };
+  }
+
+  /** The message with `seq`, if it is one of the last `historyMax`. */
+  private keptMessage(log: RoomLog, seq: number): Message | undefined {
+    const { messages } = log;
+    if (messages.length === 0 || seq <= log.seq - this.historyMax) return undefined;
+    return messages[seq - messages[0].seq];
+  }
+
+  private indexRev(log: RoomLog, message: Message): void {
+    log.revs.push(message.rev);
+    log.seqs.push(message.seq);
+  }
+
+  /** Drops the dead entries of the rev index once they are as many as the live ones. */
+  private compact(log: RoomLog): void {
+    if (log.dead < 64 || log.dead * 2 < log.revs.length) return;
+    let n = 0;
+    for (let i = 0; i < log.revs.length; i++) {
+      if (this.keptMessage(log, log.seqs[i])?.rev !== log.revs[i]) continue;
+      log.revs[n] = log.revs[i];
+      log.seqs[n] = log.seqs[i];
+      n++;
+    }
+    log.revs.length = n;
+    log.seqs.length = n;
+    log.dead = 0;
   }
 
   private log(room: string, create: true): RoomLog;
@@ -86,7 +192,7 @@ export class MemoryMessageStore implements MessageStore {
   private log(room: string, create: boolean): RoomLog | undefined {
     let log = this.rooms.get(room);
     if (!log && create) {
-      log = { messages: [], seq: 0, rev: 0 };
+      log = { messages: [], seq: 0, rev: 0, ids: new Map(), revs: [], seqs: [], dead: 0 };
       this.rooms.set(room, log);
     }
     return log;
@@ -102,4 +208,16 @@ export class MemoryMessageStore implements MessageStore {
 
 function clamp(n: number, lo: number, hi: number): number {
   return Math.min(hi, Math.max(lo, n));
+}
+
+/** The index of the first element of ascending `values` above `x` (its length if none). */
+function firstAbove(values: number[], x: number): number {
+  let lo = 0;
+  let hi = values.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (values[mid] <= x) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
 }
