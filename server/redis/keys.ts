@@ -12,11 +12,19 @@ export const keys = {
   seq: (room: string) => `parley:{${room}}:seq`,
   /** String: the room's latest `rev` (INCR): every change of the room (a new message too) takes the next one. */
   rev: (room: string) => `parley:{${room}}:rev`,
-  /** Sorted set: the room's last `historyMax` messages as JSON, scored by `seq`. */
+  /** Sorted set: the room's last `historyMax` messages as JSON, in their current state, scored by `seq`. */
   log: (room: string) => `parley:{${room}}:log`,
+  /** Hash: message id → seq, for the messages in the log (trimmed with it). */
+  messageIds: (room: string) => `parley:{${room}}:ids`,
   /**
-   * String with a 24 h TTL: the message first stored for this send, as JSON.
-   * A clientId has no colon, so `<userId>:<clientId>` cannot be read two ways.
+   * Sorted set: seq → the rev of that message's latest change, for the
+   * messages in the log (trimmed with it): what `room:changes` reads.
+   */
+  changes: (room: string) => `parley:{${room}}:changes`,
+  /**
+   * String with a 24 h TTL: a reference to the message first stored for this
+   * send (`seq:rev:ts:id`), not a copy. A clientId has no colon, so
+   * `<userId>:<clientId>` cannot be read two ways.
    */
   idempotency: (room: string, userId: string, clientId: string) => `parley:{${room}}:idem:${userId}:${clientId}`,
   /** Hash: `<presenceId>|<socketId>` → user id, for every socket in the room on every instance. */

@@ -5,6 +5,7 @@
 import type { Message } from '../../protocol';
 import { IDEMPOTENCY_WINDOW_MS } from '../../protocol';
 import { applyChange, refused } from './change';
+import { storedMessage, type SendRef } from './send-ref';
 import type { AppendInput, AppendResult, ChangeInput, ChangeResult, ChangesPage, MessageStore, Page } from './types';
 
 interface RoomLog {
@@ -28,24 +29,12 @@ interface RoomLog {
   dead: number;
 }
 
-/**
- * What an idempotency key remembers of the message it stored: where to find
- * it, not a copy of it (its state changes, and a copy would outlive its
- * trimming by a day); enough to answer it again once it has left the history.
- */
-interface SendRef {
-  seq: number;
-  rev: number;
-  id: string;
-  ts: number;
-  expires: number;
-}
 
 /** A single instance's history, in memory. Keeps `historyMax` messages per room. */
 export class MemoryMessageStore implements MessageStore {
   private readonly rooms = new Map<string, RoomLog>();
-  /** `user.id \0 room \0 clientId` → the message it stored. */
-  private readonly keys = new Map<string, SendRef>();
+  /** `user.id \0 room \0 clientId` → a reference to the message it stored, and when it expires. */
+  private readonly keys = new Map<string, SendRef & { expires: number }>();
   private lastSweep = 0;
 
   constructor(
@@ -141,17 +130,10 @@ export class MemoryMessageStore implements MessageStore {
     return rooms.map((room) => this.rooms.get(room)?.rev ?? 0);
   }
 
-  /**
-   * A repeated send's answer: the message in its current state while it is
-   * kept; once trimmed, rebuilt from the reference and the text sent again
-   * (a repeat is the same send, so the same text).
-   */
+  /** A repeated send's answer: the message in its current state while it is kept. */
   private resent(input: AppendInput, ref: SendRef): Message {
     const log = this.log(input.room, false);
-    const kept = log && this.keptMessage(log, ref.seq);
-    if (kept) return kept;
-    const { room, clientId, user, text } = input;
-    return { seq: ref.seq, rev: ref.rev, id: ref.id, room, clientId, user: { id: user.id, name: user.name }, text, ts: ref.ts, reactions: {} };
+    return (log && this.keptMessage(log, ref.seq)) || storedMessage(input, ref);
   }
 
   /** A room's log and the index of its oldest message still kept (at most `historyMax` are). */

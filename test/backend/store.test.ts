@@ -1,7 +1,8 @@
-import type { User } from '../../protocol';
+import type { Message, User } from '../../protocol';
+import { keys } from '../../server/redis/keys';
 import { MemoryMessageStore } from '../../server/store/memory';
-import type { AppendInput, MessageStore } from '../../server/store/types';
-import { redisBackend, startRedis } from '../helpers/redis';
+import type { AppendInput, ChangeInput, MessageStore } from '../../server/store/types';
+import { admin, redisBackend, startRedis } from '../helpers/redis';
 
 /** Makes `count` handles on one history: several instances of the service for Redis, the same object in memory. */
 type StoreFactory = (historyMax: number, count?: number) => Promise<MessageStore[]>;
@@ -165,5 +166,172 @@ describe.each(factories)('MessageStore (%s)', (_name, make) => {
     expect(results.filter((r) => !r.duplicate)).toHaveLength(1);
     expect(new Set(results.map((r) => r.message.id)).size).toBe(1);
     expect(await stores[0].lastSeqs(['lobby'])).toEqual([1]);
+  });
+});
+
+const edit = (room: string, id: string, userId: string, text: string, ts = 1_800_000_000_000): ChangeInput => ({ room, id, userId, op: { kind: 'edit', text }, ts });
+const react = (room: string, id: string, userId: string, reaction: string): ChangeInput => ({ room, id, userId, op: { kind: 'react', reaction }, ts: 0 });
+const unreact = (room: string, id: string, userId: string, reaction: string): ChangeInput => ({ room, id, userId, op: { kind: 'unreact', reaction }, ts: 0 });
+const remove = (room: string, id: string, userId: string): ChangeInput => ({ room, id, userId, op: { kind: 'delete' }, ts: 0 });
+const codeOf = (promise: Promise<unknown>) => promise.then(() => 'ok', (err: { code?: string }) => err.code ?? String(err));
+const at = (page: { messages: Message[] }) => page.messages.map((m) => `${m.seq}@${m.rev}`);
+
+describe.each(factories)('MessageStore changes (%s)', (_name, make) => {
+  it('takes the next rev for each change, replaces the message at its seq, and answers what it changed', async () => {
+    const [store] = await make(100);
+    const { message: sent } = await store.append(input('lobby', 'draft'));
+    const edited = await store.change(edit('lobby', sent.id, 'alice', 'final'));
+    expect(edited).toEqual({ changed: true, message: { ...sent, rev: 2, text: 'final', editedTs: 1_800_000_000_000 } });
+    const reacted = await store.change(react('lobby', sent.id, 'bob', '👍'));
+    expect(reacted).toEqual({ changed: true, message: { ...edited.message, rev: 3, reactions: { '👍': ['bob'] } } });
+    expect((await store.latest('lobby', 10)).messages).toEqual([reacted.message]);
+    expect(await store.lastRevs(['lobby', 'none'])).toEqual([3, 0]);
+    const deleted = await store.change(remove('lobby', sent.id, 'alice'));
+    expect(deleted.message).toEqual({ ...reacted.message, rev: 4, text: '', reactions: {}, deleted: true });
+  });
+
+  it('answers a change that changes nothing with the current state and takes no rev', async () => {
+    const [store] = await make(100);
+    const { message } = await store.append(input('lobby', 'same'));
+    const given = await store.change(react('lobby', message.id, 'bob', 'x'));
+    expect(await store.change(react('lobby', message.id, 'bob', 'x'))).toEqual({ changed: false, message: given.message });
+    expect(await store.change(unreact('lobby', message.id, 'alice', 'x'))).toEqual({ changed: false, message: given.message });
+    expect(await store.change(edit('lobby', message.id, 'alice', 'same'))).toEqual({ changed: false, message: given.message });
+    const deleted = await store.change(remove('lobby', message.id, 'alice'));
+    expect(await store.change(remove('lobby', message.id, 'alice'))).toEqual({ changed: false, message: deleted.message });
+    expect(await store.change(unreact('lobby', message.id, 'bob', 'x'))).toEqual({ changed: false, message: deleted.message });
+    expect(await store.lastRevs(['lobby'])).toEqual([3]);
+  });
+
+  it('refuses: not_found (unknown, another room, trimmed, deleted for edits and reactions), forbidden (not the author), too_large (a 21st reaction)', async () => {
+    const [store] = await make(3);
+    const { message: first } = await store.append(input('lobby', 'first'));
+    const { message: other } = await store.append(input('other', 'other'));
+    const { message: kept } = await store.append(input('lobby', 'kept'));
+    expect(await codeOf(store.change(edit('lobby', 'nope', 'alice', 'x')))).toBe('not_found');
+    expect(await codeOf(store.change(react('lobby', other.id, 'alice', 'x')))).toBe('not_found');
+    expect(await codeOf(store.change(edit('lobby', kept.id, 'bob', 'x')))).toBe('forbidden');
+    expect(await codeOf(store.change(remove('lobby', kept.id, 'bob')))).toBe('forbidden');
+    for (let i = 0; i < 20; i++) await store.change(react('lobby', kept.id, 'bob', `r${i}`));
+    expect(await codeOf(store.change(react('lobby', kept.id, 'bob', 'r20')))).toBe('too_large');
+    await fill(store, 'lobby', 2);
+    expect(await codeOf(store.change(react('lobby', first.id, 'alice', 'x')))).toBe('not_found');
+    await store.change(remove('lobby', kept.id, 'alice'));
+    expect(await codeOf(store.change(edit('lobby', kept.id, 'alice', 'x')))).toBe('not_found');
+    expect(await codeOf(store.change(react('lobby', kept.id, 'alice', 'x')))).toBe('not_found');
+    expect(await store.lastRevs(['lobby'])).toEqual([2 + 20 + 2 + 1]);
+  });
+
+  it('keeps timestamps exact past 14 significant digits, and text, names and reactions byte for byte through changes', async () => {
+    const [store] = await make(100);
+    const text = 'Zoë said "hi" \\ back/slash\n\ttab 🎉 👨‍👩‍👧 日本語 ’ \u2028 \u0001 \u007f end';
+    const user: User = { id: 'zoë "q" 🎉', name: 'Zoë \\ 🎉' };
+    const ts = 8_640_000_000_000_000 - 1; // the last ms a Date can hold: 16 digits
+    const { message } = await store.append({ ...input('lobby', text, user), ts });
+    const reaction = '"q"\\/🎉';
+    const reacted = await store.change(react('lobby', message.id, 'ü "x" \\', reaction));
+    const edited = await store.change(edit('lobby', message.id, user.id, `${text} ✎`, ts - 1));
+    const [stored] = (await store.latest('lobby', 1)).messages;
+    expect(stored).toEqual({ ...message, rev: 3, text: `${text} ✎`, editedTs: ts - 1, reactions: { [reaction]: ['ü "x" \\'] } });
+    expect(stored).toEqual(edited.message);
+    expect(reacted.message.text).toBe(text);
+    expect(stored.ts).toBe(ts);
+    expect(stored.user).toEqual(user);
+    // Unchanged by a change that changes nothing either.
+    expect((await store.change(react('lobby', message.id, 'ü "x" \\', reaction))).message).toEqual(stored);
+  });
+
+  it('answers what changed after a rev in ascending rev, each message once at its latest, with the rev and hasMore', async () => {
+    const [store] = await make(100);
+    await fill(store, 'lobby', 4);
+    const ids = (await store.latest('lobby', 10)).messages.map((m) => m.id);
+    await store.change(react('lobby', ids[0], 'bob', 'a'));
+    await store.change(react('lobby', ids[2], 'bob', 'a'));
+    await store.change(unreact('lobby', ids[0], 'bob', 'a'));
+    expect(await store.changes('lobby', 0, 100)).toMatchObject({ rev: 7, hasMore: false });
+    expect(at(await store.changes('lobby', 0, 100))).toEqual(['2@2', '4@4', '3@6', '1@7']);
+    expect([at(await store.changes('lobby', 0, 2)), (await store.changes('lobby', 0, 2)).hasMore]).toEqual([['2@2', '4@4'], true]);
+    expect([at(await store.changes('lobby', 4, 2)), (await store.changes('lobby', 4, 2)).hasMore]).toEqual([['3@6', '1@7'], false]);
+    expect(await store.changes('lobby', 7, 10)).toEqual({ messages: [], rev: 7, hasMore: false });
+    expect(await store.changes('empty', 0, 10)).toEqual({ messages: [], rev: 0, hasMore: false });
+  });
+
+  it('drops the changes of trimmed messages with them', async () => {
+    const [store] = await make(3);
+    await fill(store, 'lobby', 3);
+    const ids = (await store.latest('lobby', 10)).messages.map((m) => m.id);
+    await store.change(react('lobby', ids[0], 'bob', 'a'));
+    await store.change(react('lobby', ids[1], 'bob', 'a'));
+    await fill(store, 'lobby', 2);
+    expect(at(await store.changes('lobby', 0, 100))).toEqual(['3@3', '4@6', '5@7']);
+    await fill(store, 'lobby', 30);
+    expect(at(await store.changes('lobby', 0, 100))).toEqual(['33@35', '34@36', '35@37']);
+  });
+
+  it('reads changes right after many changes to a few messages (the rev index drops what is superseded)', async () => {
+    const [store] = await make(5);
+    await fill(store, 'lobby', 5);
+    const ids = (await store.latest('lobby', 10)).messages.map((m) => m.id);
+    // 101 rounds over the first three messages, adding in even ones and removing in odd ones: 303 changes.
+    for (let round = 0; round <= 100; round++) {
+      for (const id of ids.slice(0, 3)) expect((await store.change((round % 2 ? unreact : react)('lobby', id, 'bob', 'x'))).changed).toBe(true);
+    }
+    expect(at(await store.changes('lobby', 0, 100))).toEqual(['4@4', '5@5', '1@306', '2@307', '3@308']);
+    expect(at(await store.changes('lobby', 306, 100))).toEqual(['2@307', '3@308']);
+    expect(at(await store.changes('lobby', 4, 2))).toEqual(['5@5', '1@306']);
+    expect((await store.latest('lobby', 5)).messages.map((m) => m.reactions)).toEqual([{ x: ['bob'] }, { x: ['bob'] }, { x: ['bob'] }, {}, {}]);
+  });
+
+  it('answers a repeated send with the message as it is now, and once trimmed, as it was stored', async () => {
+    const [store] = await make(3);
+    const { message } = await store.append(input('lobby', 'once', alice, 'k1'));
+    const { message: now } = await store.change(react('lobby', message.id, 'bob', '!'));
+    expect(await store.append({ ...input('lobby', 'once', alice, 'k1'), id: 'other' })).toEqual({ duplicate: true, message: now });
+    await fill(store, 'lobby', 3);
+    expect(await store.append({ ...input('lobby', 'once', alice, 'k1'), id: 'other' })).toEqual({ duplicate: true, message });
+  });
+
+  it('gives concurrent changes and sends from several instances distinct revs with no gap, and keeps every reaction', async () => {
+    const stores = await make(10_000, 3);
+    const { message } = await stores[0].append(input('busy', 'react to me'));
+    const users = Array.from({ length: 60 }, (_, i) => `u${i}`);
+    const results = await Promise.all([
+      ...users.map((u, i) => stores[i % 3].change(react('busy', message.id, u, i % 2 ? '👍' : '🎉'))),
+      ...users.slice(0, 20).map((_, i) => stores[i % 3].append(input('busy', `m${i}`))),
+    ]);
+    expect(results.map((r) => r.message.rev).sort((a, b) => a - b)).toEqual(Array.from({ length: 80 }, (_, i) => i + 2));
+    const [first] = (await stores[1].after('busy', 0, 1)).messages;
+    expect(first.reactions['👍'].sort()).toEqual(users.filter((_, i) => i % 2).sort());
+    expect(first.reactions['🎉'].sort()).toEqual(users.filter((_, i) => !(i % 2)).sort());
+    expect(await stores[2].lastRevs(['busy'])).toEqual([81]);
+  });
+});
+
+describe('MessageStore in Redis: its keys', () => {
+  async function backend(historyMax: number) {
+    const redis = await startRedis();
+    const store = await redisBackend(redis.url, { historyMax });
+    return { store: store.store, op: await admin(redis.url) };
+  }
+
+  it('trims the id index and the changes with the log, and keeps a reference under each idempotency key', async () => {
+    const { store, op } = await backend(5);
+    await fill(store, 'lobby', 12);
+    expect([await op.zCard(keys.log('lobby')), await op.hLen(keys.messageIds('lobby')), await op.zCard(keys.changes('lobby'))]).toEqual([5, 5, 5]);
+    const kept = (await store.latest('lobby', 10)).messages;
+    expect(Object.keys(await op.hGetAll(keys.messageIds('lobby'))).sort()).toEqual(kept.map((m) => m.id).sort());
+    const { message } = await store.append(input('lobby', 'ref', alice, 'k-ref'));
+    expect(await op.get(keys.idempotency('lobby', 'alice', 'k-ref'))).toBe(`${message.seq}:${message.rev}:${message.ts}:${message.id}`);
+  });
+
+  it('reads what was stored before messages had a rev: rev 0, no reactions, and the old idempotency keys', async () => {
+    const { store, op } = await backend(100);
+    const old = { seq: 1, id: 'old-1', room: 'lobby', clientId: 'k-old', user: alice, text: 'from before', ts: 1_700_000_000_000 };
+    await op.zAdd(keys.log('lobby'), { score: 1, value: JSON.stringify(old) });
+    await op.set(keys.seq('lobby'), '1');
+    await op.set(keys.idempotency('lobby', 'alice', 'k-old'), JSON.stringify(old));
+    expect((await store.latest('lobby', 10)).messages).toEqual([{ ...old, rev: 0, reactions: {} }]);
+    expect(await store.append(input('lobby', 'from before', alice, 'k-old'))).toEqual({ duplicate: true, message: { ...old, rev: 0, reactions: {} } });
+    expect((await store.append(input('lobby', 'new'))).message).toMatchObject({ seq: 2, rev: 1 });
   });
 });

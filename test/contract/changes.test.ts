@@ -2,12 +2,14 @@ import jwt from 'jsonwebtoken';
 import type { ChangesAnswer, Message, MessageUpdateEvent } from '../../protocol';
 import type { Backend } from '../../server/backend';
 import { call, collect, ok } from '../helpers/events';
+import { redisBackend, startRedis } from '../helpers/redis';
 import { range, seed } from '../helpers/seed';
 import { client, connect, handshake, refusal, startServer, type ClientSocket } from '../helpers/server';
 
 /** Each rule holds on one instance over either store. */
-const stores: Array<[string, (historyMax: number) => Promise<Backend | undefined>]> = [
+const stores: Array<[string, (historyMax: number, limits: boolean) => Promise<Backend | undefined>]> = [
   ['memory', async () => undefined],
+  ['redis', async (historyMax, limits) => redisBackend((await startRedis()).url, { historyMax, limits })],
 ];
 
 const SECRET = 'a-test-secret-of-enough-length';
@@ -29,7 +31,7 @@ const errorOf = async (socket: ClientSocket, event: string, payload: unknown) =>
 
 describe.each(stores)('changes to messages (%s)', (_name, makeBackend) => {
   async function lobby(options: { historyMax?: number; limits?: boolean; authSecret?: string } = {}) {
-    const server = await startServer({ ...options, backend: await makeBackend(options.historyMax ?? 10_000) });
+    const server = await startServer({ ...options, backend: await makeBackend(options.historyMax ?? 10_000, options.limits ?? false) });
     const alice = await connect(server.url, 'alice');
     const bob = await connect(server.url, 'bob');
     await ok(alice, 'room:join', { room: 'lobby' });
@@ -264,7 +266,7 @@ describe.each(stores)('changes to messages (%s)', (_name, makeBackend) => {
     });
 
     it('answers forbidden, before not_joined, for a room the token does not allow', async () => {
-      const server = await startServer({ authSecret: SECRET, backend: await makeBackend(100) });
+      const server = await startServer({ authSecret: SECRET, backend: await makeBackend(100, false) });
       const alice = client(server.url, { token: token('alice') });
       const limited = client(server.url, { token: token('limited', ['elsewhere']) });
       await handshake(alice);
