@@ -9,7 +9,7 @@
  * asked for (another instance died, or this one came back after being taken
  * for dead).
  */
-import { JOIN_SINCE_LIMIT, type Message, type MessageUpdateEvent, type PresenceEvent } from '../protocol';
+import { CHANGES_MAX_LIMIT, type Message, type MessageUpdateEvent, type PresenceEvent } from '../protocol';
 import type { Backend } from './backend';
 import type { Logger } from './logger';
 import type { LastChange, PresenceChange } from './presence/types';
@@ -73,22 +73,33 @@ export class Recovery {
   }
 
   /**
-   * Hands the sockets of every room this instance serves what was stored
-   * since their mark, to its own sockets only (clients drop repeats by seq).
-   * Each delivery moves the mark on (`delivered`).
+   * Hands the sockets of every room this instance serves what changed since
+   * their mark, to its own sockets only (clients drop repeats by rev): the
+   * room's changes after the mark's rev, read to the end; new messages as
+   * `message`, in seq order, then the changed older ones as
+   * `message:update`, in rev order, as the SDK hands a catch-up over. Each
+   * delivery moves the mark on (`delivered`).
    */
   private async catchUp(): Promise<void> {
-    let sent = 0;
-    for (const room of [...this.marks.keys()]) {
-      let after = this.marks.get(room)?.seq;
-      while (after !== undefined) {
-        const page = await this.backend.store.after(room, after, JOIN_SINCE_LIMIT);
-        for (const message of page.messages) this.io.local.to(room).emit('message', message);
-        sent += page.messages.length;
-        after = page.hasMore ? page.messages.at(-1)?.seq : undefined;
+    // The marks as the outage left them, taken before anything awaits: live
+    // deliveries move them on from here, past what the outage lost.
+    const from = [...this.marks].map(([room, { seq, rev }]) => ({ room, seq, rev }));
+    let messages = 0;
+    let updates = 0;
+    for (const { room, seq, rev } of from) {
+      const changed: Message[] = [];
+      for (let after: number | undefined = rev; after !== undefined; ) {
+        const page = await this.backend.store.changes(room, after, CHANGES_MAX_LIMIT);
+        changed.push(...page.messages);
+        after = page.hasMore ? page.messages.at(-1)?.rev : undefined;
       }
+      const fresh = changed.filter((m) => m.seq > seq).sort((a, b) => a.seq - b.seq);
+      for (const message of fresh) this.io.local.to(room).emit('message', message);
+      for (const message of changed) if (message.seq <= seq) this.io.local.to(room).emit('message:update', { message });
+      messages += fresh.length;
+      updates += changed.length - fresh.length;
     }
-    this.logger.info({ rooms: this.marks.size, messages: sent }, 'caught up after the bus link came back');
+    this.logger.info({ rooms: from.length, messages, updates }, 'caught up after the bus link came back');
   }
 
   /**

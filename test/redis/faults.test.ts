@@ -1,4 +1,4 @@
-import type { Message, PresenceEvent } from '../../protocol';
+import type { Message, MessageUpdateEvent, PresenceEvent } from '../../protocol';
 import { channels } from '../../server/redis/keys';
 import { defer } from '../helpers/cleanup';
 import { call, collect, ok, waitFor } from '../helpers/events';
@@ -174,5 +174,41 @@ describe('redis faults', () => {
     await restore();
     await until('instance B answers 200 on /readyz', async () => (await readyz(b.url)) === 200);
     expect(await seen.until(1)).toEqual([missed.message]);
+  });
+
+  it.each(['sharded', 'classic'] as const)('hands an instance the changes it missed while its bus link was down: new messages as message, changed ones as message:update (%s adapter)', async (adapter) => {
+    const { redis, a, b } = await twoInstances({ adapter });
+    const alice = await connect(a.url, 'alice');
+    const bob = await connect(b.url, 'bob');
+    await ok(alice, 'room:join', { room: 'lobby' });
+    await ok(bob, 'room:join', { room: 'lobby' });
+    const old = (await ok<{ message: Message }>(alice, 'message:send', { room: 'lobby', text: 'before', clientId: 'm0' })).message;
+    await waitFor(bob, 'message', (m: Message) => m.id === old.id);
+    const messages = collect<Message>(bob, 'message');
+    const updates = collect<MessageUpdateEvent>(bob, 'message:update');
+
+    const op = await admin(redis.url);
+    const restore = await cutSubscriber(op, b.backend as Awaited<ReturnType<typeof redisBackend>>);
+    await until('instance B answers 503 on /readyz', async () => (await readyz(b.url)) === 503);
+    const change = async (event: string, payload: object) => (await ok<{ message: Message }>(alice, event, { room: 'lobby', ...payload })).message;
+    await change('message:edit', { id: old.id, text: 'before, edited' });
+    const oldNow = await change('reaction:add', { id: old.id, reaction: '👍' });
+    const fresh = await change('message:send', { text: 'while B was deaf', clientId: 'm1' });
+    const freshNow = await change('reaction:add', { id: fresh.id, reaction: '🎉' });
+    // What B's own sockets send meanwhile still reaches them, and must not
+    // make B take the changes before it for ones it had.
+    const fromB = (await ok<{ message: Message }>(bob, 'message:send', { room: 'lobby', text: 'from B', clientId: 'b1' })).message;
+    expect([oldNow.rev, freshNow.rev, fromB.rev]).toEqual([3, 5, 6]);
+    const gotUpdate = waitFor<MessageUpdateEvent>(bob, 'message:update', (u) => u.message.id === old.id, 10_000);
+    const gotFresh = waitFor<Message>(bob, 'message', (m) => m.id === fresh.id, 10_000);
+    await restore();
+
+    expect(await gotUpdate).toEqual({ message: oldNow });
+    await gotFresh;
+    await ok(bob, 'rooms:list', {});
+    // The new message in its current state, once, in seq order with the rest; the older one's latest state as an update.
+    expect(messages.items.filter((m) => m.id !== fromB.id)).toEqual([freshNow]);
+    expect(messages.items.map((m) => m.seq)).toEqual([3, 2, 3]);
+    expect(updates.items).toEqual([{ message: oldNow }]);
   });
 });
