@@ -5,7 +5,7 @@
 import jwt from 'jsonwebtoken';
 import type { User } from '../protocol';
 import { AppError } from './errors';
-import { parseName } from './validation';
+import { parseName, wellFormed } from './validation';
 
 /** Who a connection or an HTTP request is, and what it may use. */
 export interface Identity {
@@ -42,7 +42,8 @@ function verifyToken(token: unknown, secret: string): Identity {
     throw new AppError('unauthorized', `invalid token: ${(err as Error).message}`);
   }
   const name = parseName(claims.name);
-  if (typeof claims.sub !== 'string' || claims.sub.length === 0 || claims.sub.length > 128) {
+  // A user id is stored in messages and reactions: it must survive UTF-8 as they do.
+  if (typeof claims.sub !== 'string' || claims.sub.length === 0 || claims.sub.length > 128 || !wellFormed(claims.sub)) {
     throw new AppError('unauthorized', 'token: sub must be a user id');
   }
   if (name === undefined) throw new AppError('unauthorized', 'token: name must be a display name of 1-32 characters');

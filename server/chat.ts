@@ -11,8 +11,11 @@ import {
   JOIN_SINCE_LIMIT,
   type ChangesAnswer,
   type ChangesPayload,
+  type DeletePayload,
+  type EditPayload,
   type HistoryPayload,
   type Message,
+  type ReactionPayload,
   type RoomSummary,
   type SendPayload,
 } from '../protocol';
@@ -28,6 +31,17 @@ export interface ChangeRequest {
   id: string;
   op: ChangeOp;
 }
+
+/** The change a `message:edit` (or its HTTP route) asks for. */
+export const editRequest = ({ room, id, text }: EditPayload): ChangeRequest => ({ room, id, op: { kind: 'edit', text } });
+/** The change a `message:delete` (or its HTTP route) asks for. */
+export const deleteRequest = ({ room, id }: DeletePayload): ChangeRequest => ({ room, id, op: { kind: 'delete' } });
+/** The change a `reaction:add` (`add`) or `reaction:remove` (or their HTTP routes) asks for. */
+export const reactionRequest = ({ room, id, reaction }: ReactionPayload, add: boolean): ChangeRequest => ({
+  room,
+  id,
+  op: add ? { kind: 'react', reaction } : { kind: 'unreact', reaction },
+});
 
 /** Sends, history and the rooms list, for both surfaces. Callers have validated the payload already. */
 export class Chat {

@@ -36,7 +36,8 @@ const WHITE_SPACE = /[\s\u0085]/;
  * point, which this class does not match.
  */
 const LONE_SURROGATE = /[\ud800-\udfff]/u;
-const wellFormed = (s: string) => !LONE_SURROGATE.test(s);
+/** Whether a string is well-formed Unicode: no surrogate without its other half. */
+export const wellFormed = (s: string): boolean => !LONE_SURROGATE.test(s);
 const seqNumber = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
 
 /**
@@ -89,7 +90,6 @@ const schemas = {
   delete: z.object({ room, id: messageId }),
   reaction: z.object({ room, id: messageId, reaction }),
   changes: z.object({ room, after: seqNumber, limit: z.number().int().min(1).max(CHANGES_MAX_LIMIT).optional() }),
-  patchBody: z.object({ text, name: z.unknown().optional() }),
 };
 
 function codePoints(s: string): number {
@@ -130,7 +130,7 @@ export const parseEdit = (p: unknown): EditPayload => parse(schemas.edit, p);
 export const parseDelete = (p: unknown): DeletePayload => parse(schemas.delete, p);
 export const parseReaction = (p: unknown): ReactionPayload => parse(schemas.reaction, p);
 export const parseChanges = (p: unknown): ChangesPayload => parse(schemas.changes, p);
-export const parsePatchBody = (p: unknown): { text: string; name?: unknown } => parse(schemas.patchBody, p);
+
 
 /**
  * A display name: 1–32 code points after trimming, no control characters.

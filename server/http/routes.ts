@@ -4,12 +4,21 @@
  */
 import express, { type NextFunction, type Request, type Response } from 'express';
 import { identify, type Identity } from '../auth';
-import type { Chat } from '../chat';
+import { deleteRequest, editRequest, reactionRequest, type Chat, type ChangeRequest } from '../chat';
 import { MAX_FRAME_BYTES, type Config } from '../config';
 import { AppError, HTTP_STATUS, retryAfterHeader, toErrorBody } from '../errors';
 import type { Logger } from '../logger';
 import type { Metrics } from '../metrics';
-import { parseHistory, parsePostBody, parseRoom, queryNumber } from '../validation';
+import {
+  parseChanges,
+  parseDelete,
+  parseEdit,
+  parseHistory,
+  parsePostBody,
+  parseReaction,
+  parseRoom,
+  queryNumber,
+} from '../validation';
 import { serveStatic } from './static';
 
 export interface RoutesDeps {
@@ -55,15 +64,23 @@ export function createHttpApp(deps: RoutesDeps): express.Express {
     return identify({ token: match?.[1] }, config.authSecret);
   };
 
+  /** Who writes: the bearer in token mode, the body's `name` in open mode. */
+  const caller = (req: Request): Identity => bearer(req) ?? identify({ name: (req.body as { name?: unknown } | undefined)?.name }, undefined);
+
+  /** Refuses a query parameter given more than once. */
+  const single = (req: Request, ...names: string[]) => {
+    for (const key of names) {
+      if (Array.isArray(req.query[key])) throw new AppError('invalid_payload', `${key}: given more than once`);
+    }
+  };
+
   api.get('/rooms', async (req, res) => {
     res.json({ rooms: await chat.roomsList(bearer(req)) });
   });
 
   api.get('/rooms/:room/messages', async (req, res) => {
     const identity = bearer(req);
-    for (const key of ['before', 'after', 'limit']) {
-      if (Array.isArray(req.query[key])) throw new AppError('invalid_payload', `${key}: given more than once`);
-    }
+    single(req, 'before', 'after', 'limit');
     const payload = parseHistory({
       room: parseRoom(req.params.room),
       before: queryNumber(req.query.before, 'before'),
@@ -75,11 +92,46 @@ export function createHttpApp(deps: RoutesDeps): express.Express {
 
   api.post('/rooms/:room/messages', async (req, res) => {
     // Identity first, as on every /api route: an unidentified caller learns nothing else.
-    const identity = bearer(req) ?? identify({ name: (req.body as { name?: unknown } | undefined)?.name }, undefined);
+    const identity = caller(req);
     const room = parseRoom(req.params.room);
     const body = parsePostBody(req.body);
     const message = await chat.send(identity, { room, text: body.text, clientId: body.clientId });
     res.status(201).json({ message });
+  });
+
+  // Changes to a message: identity first, then the request as its socket
+  // event parses it (the room, then the id, then the text or the reaction).
+  const changeRoute = (request: (req: Request) => ChangeRequest) => async (req: Request, res: Response) => {
+    const identity = caller(req);
+    res.json({ message: await chat.change(identity, request(req)) });
+  };
+  const text = (req: Request) => (req.body as { text?: unknown } | undefined)?.text;
+  api.patch(
+    '/rooms/:room/messages/:id',
+    changeRoute((req) => editRequest(parseEdit({ room: req.params.room, id: req.params.id, text: text(req) }))),
+  );
+  api.delete(
+    '/rooms/:room/messages/:id',
+    changeRoute((req) => deleteRequest(parseDelete({ room: req.params.room, id: req.params.id }))),
+  );
+  api.put(
+    '/rooms/:room/messages/:id/reactions/:reaction',
+    changeRoute((req) => reactionRequest(parseReaction(req.params), true)),
+  );
+  api.delete(
+    '/rooms/:room/messages/:id/reactions/:reaction',
+    changeRoute((req) => reactionRequest(parseReaction(req.params), false)),
+  );
+
+  api.get('/rooms/:room/changes', async (req, res) => {
+    const identity = bearer(req);
+    single(req, 'after', 'limit');
+    const payload = parseChanges({
+      room: parseRoom(req.params.room),
+      after: queryNumber(req.query.after, 'after') ?? 0,
+      limit: queryNumber(req.query.limit, 'limit'),
+    });
+    res.json(await chat.changes(identity, payload));
   });
 
   api.use((_req, _res, next) => next(new NoSuchRoute()));
@@ -88,8 +140,8 @@ export function createHttpApp(deps: RoutesDeps): express.Express {
   app.use(serveStatic(deps.publicDir));
 
   // Errors, including a body that is not JSON, answer `{ error: { code, message } }`.
-  app.use((err: unknown, _req: Request, res: Response, _next: NextFunction) => {
-    const body = httpError(err);
+  app.use((err: unknown, req: Request, res: Response, _next: NextFunction) => {
+    const body = httpError(err, req);
     if (body.code === 'internal') logger.error({ err }, 'http route failed');
     metrics.errors.inc({ code: body.code });
     res.set(retryAfterHeader(body));
@@ -99,10 +151,24 @@ export function createHttpApp(deps: RoutesDeps): express.Express {
   return app;
 }
 
-function httpError(err: unknown) {
-  // The router's: a path parameter (the only one is `:room`) that is not valid
-  // percent-encoding, e.g. /api/rooms/%E0%A4%A/messages.
-  if (err instanceof URIError) return { code: 'invalid_room' as const, message: 'room: not valid percent-encoding' };
+function decodes(segment: string): boolean {
+  try {
+    decodeURIComponent(segment);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function httpError(err: unknown, req: Request) {
+  // The router's: a path parameter that is not valid percent-encoding (UTF-8),
+  // e.g. /api/rooms/%E0%A4%A/messages: the room's answers `invalid_room`, an
+  // id's or a reaction's `invalid_payload`.
+  if (err instanceof URIError) {
+    const room = req.originalUrl.split('?')[0].split('/')[3] ?? '';
+    if (!decodes(room)) return { code: 'invalid_room' as const, message: 'room: not valid percent-encoding' };
+    return { code: 'invalid_payload' as const, message: 'path: not valid percent-encoding' };
+  }
   // body-parser's errors: malformed JSON and bodies over the limit.
   const e = err as { type?: string; status?: number };
   if (e && e.type === 'entity.too.large') return { code: 'too_large' as const, message: 'request body too large' };

@@ -6,7 +6,7 @@
 import type { Answer, ChangeAnswer, ClientToServerEvents, JoinAnswer } from '../../protocol';
 import { assertMayUse } from '../auth';
 import type { Backend } from '../backend';
-import type { Chat, ChangeRequest } from '../chat';
+import { deleteRequest, editRequest, reactionRequest, type Chat, type ChangeRequest } from '../chat';
 import { AppError, toErrorBody } from '../errors';
 import type { Logger } from '../logger';
 import type { Metrics } from '../metrics';
@@ -131,22 +131,10 @@ export function registerHandlers(socket: ParleySocket, deps: HandlerDeps): void 
       mustBeJoined(change.room, 'changing its messages');
       return { message: await chat.change(identity, change) };
     });
-  onChange('message:edit', (p) => {
-    const { room, id, text } = parseEdit(p);
-    return { room, id, op: { kind: 'edit', text } };
-  });
-  onChange('message:delete', (p) => {
-    const { room, id } = parseDelete(p);
-    return { room, id, op: { kind: 'delete' } };
-  });
-  onChange('reaction:add', (p) => {
-    const { room, id, reaction } = parseReaction(p);
-    return { room, id, op: { kind: 'react', reaction } };
-  });
-  onChange('reaction:remove', (p) => {
-    const { room, id, reaction } = parseReaction(p);
-    return { room, id, op: { kind: 'unreact', reaction } };
-  });
+  onChange('message:edit', (p) => editRequest(parseEdit(p)));
+  onChange('message:delete', (p) => deleteRequest(parseDelete(p)));
+  onChange('reaction:add', (p) => reactionRequest(parseReaction(p), true));
+  onChange('reaction:remove', (p) => reactionRequest(parseReaction(p), false));
 
   on('room:changes', async (p) => chat.changes(identity, parseChanges(p)));
 

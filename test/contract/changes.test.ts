@@ -404,6 +404,101 @@ describe.each(stores)('changes to messages (%s)', (_name, makeBackend) => {
   });
 });
 
+describe.each(stores)('changes over HTTP (%s)', (_name, makeBackend) => {
+  async function lobby(options: { authSecret?: string } = {}) {
+    const server = await startServer({ ...options, backend: await makeBackend(10_000, false) });
+    const alice = options.authSecret ? client(server.url, { token: token('alice') }) : await connect(server.url, 'alice');
+    if (options.authSecret) await handshake(alice);
+    await ok(alice, 'room:join', { room: 'lobby' });
+    const sent = (await ok<{ message: Message }>(alice, 'message:send', { room: 'lobby', text: 'hello', clientId: 'h1' })).message;
+    return { ...server, alice, sent, api: `${server.url}/api/rooms/lobby` };
+  }
+  async function request(method: string, url: string, body?: unknown, headers: Record<string, string> = {}) {
+    const res = await fetch(url, {
+      method,
+      headers: body === undefined ? headers : { 'content-type': 'application/json', ...headers },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    return { status: res.status, body: (await res.json()) as any };
+  }
+  const reactionUrl = (api: string, id: string, reaction: string) => `${api}/messages/${id}/reactions/${encodeURIComponent(reaction)}`;
+
+  it('edits, reacts, unreacts and deletes with 200 { message }, broadcast as message:update; open mode names the caller in the body', async () => {
+    const { alice, sent, api } = await lobby();
+    const updates = collect<MessageUpdateEvent>(alice, 'message:update');
+    const edited = await request('PATCH', `${api}/messages/${sent.id}`, { text: 'hello, edited', name: 'alice' });
+    expect(edited).toEqual({ status: 200, body: { message: { ...sent, text: 'hello, edited', rev: 2, editedTs: expect.any(Number) } } });
+    const reacted = await request('PUT', reactionUrl(api, sent.id, '👍🏽'), { name: 'bob' });
+    expect(reacted).toMatchObject({ status: 200, body: { message: { rev: 3, reactions: { '👍🏽': ['bob'] } } } });
+    const slash = await request('PUT', reactionUrl(api, sent.id, 'a/b?#%'), { name: 'bob' });
+    expect(slash.body.message.reactions).toEqual({ '👍🏽': ['bob'], 'a/b?#%': ['bob'] });
+    const unreacted = await request('DELETE', reactionUrl(api, sent.id, '👍🏽'), { name: 'bob' });
+    expect(unreacted).toMatchObject({ status: 200, body: { message: { rev: 5, reactions: { 'a/b?#%': ['bob'] } } } });
+    const deleted = await request('DELETE', `${api}/messages/${sent.id}`, { name: 'alice' });
+    expect(deleted).toMatchObject({ status: 200, body: { message: { rev: 6, text: '', reactions: {}, deleted: true } } });
+    expect((await updates.until(5)).map((u) => u.message.rev)).toEqual([2, 3, 4, 5, 6]);
+    expect(updates.items[4]).toEqual(deleted.body);
+    // A repeat changes nothing and answers the current state.
+    expect(await request('DELETE', `${api}/messages/${sent.id}`, { name: 'alice' })).toEqual({ status: 200, body: deleted.body });
+  });
+
+  it('answers the contract statuses: 401 unnamed, 403 not the author, 404 not_found, 400 invalid, 413 too large', async () => {
+    const { sent, api } = await lobby();
+    const status = async (method: string, url: string, body?: unknown) => {
+      const res = await request(method, url, body);
+      return [res.status, res.body.error?.code];
+    };
+    expect(await status('PATCH', `${api}/messages/${sent.id}`, { text: 'x' })).toEqual([401, 'unauthorized']);
+    expect(await status('DELETE', `${api}/messages/${sent.id}`)).toEqual([401, 'unauthorized']);
+    expect(await status('PATCH', `${api}/messages/${sent.id}`, { text: 'x', name: 'bob' })).toEqual([403, 'forbidden']);
+    expect(await status('DELETE', `${api}/messages/${sent.id}`, { name: 'bob' })).toEqual([403, 'forbidden']);
+    expect(await status('PATCH', `${api}/messages/no-such-id`, { text: 'x', name: 'alice' })).toEqual([404, 'not_found']);
+    expect(await status('PUT', reactionUrl(api, 'no-such-id', 'x'), { name: 'alice' })).toEqual([404, 'not_found']);
+    expect(await status('PATCH', `${api}/messages/bad%20id`, { text: 'x', name: 'alice' })).toEqual([400, 'invalid_payload']);
+    expect(await status('PATCH', `${api}/messages/${sent.id}`, { name: 'alice' })).toEqual([400, 'invalid_payload']);
+    expect(await status('PATCH', `${api}/messages/${sent.id}`, { text: ' ', name: 'alice' })).toEqual([400, 'invalid_payload']);
+    expect(await status('PATCH', `${api}/messages/${sent.id}`, { text: 'x'.repeat(2001), name: 'alice' })).toEqual([413, 'too_large']);
+    expect(await status('PUT', reactionUrl(api, sent.id, 'a b'), { name: 'bob' })).toEqual([400, 'invalid_payload']);
+    expect(await status('PUT', reactionUrl(api, sent.id, 'x'.repeat(17)), { name: 'bob' })).toEqual([400, 'invalid_payload']);
+    // A lone surrogate has no UTF-8 form: its would-be bytes do not decode.
+    expect(await status('PUT', `${api}/messages/${sent.id}/reactions/%ED%A0%BD`, { name: 'bob' })).toEqual([400, 'invalid_payload']);
+    expect(await status('PUT', `${api}/messages/${sent.id}/reactions/%E0%A4%A`, { name: 'bob' })).toEqual([400, 'invalid_payload']);
+    expect(await status('PUT', `${api.replace('lobby', '%E0%A4%A')}/messages/${sent.id}/reactions/x`, { name: 'bob' })).toEqual([400, 'invalid_room']);
+    expect(await status('PUT', `${api.replace('lobby', 'Lobby')}/messages/${sent.id}/reactions/x`, { name: 'bob' })).toEqual([400, 'invalid_room']);
+    expect(await status('PUT', `${api}/messages/${sent.id}/reactions/`, { name: 'bob' })).toEqual([404, 'invalid_payload']);
+    for (let i = 0; i < 20; i++) await request('PUT', reactionUrl(api, sent.id, `r${i}`), { name: 'bob' });
+    expect(await status('PUT', reactionUrl(api, sent.id, 'r20'), { name: 'bob' })).toEqual([413, 'too_large']);
+    await request('DELETE', `${api}/messages/${sent.id}`, { name: 'alice' });
+    expect(await status('PATCH', `${api}/messages/${sent.id}`, { text: 'back', name: 'alice' })).toEqual([404, 'not_found']);
+  });
+
+  it('GET /changes answers as room:changes, after defaulting to 0', async () => {
+    const { alice, sent, api } = await lobby();
+    await seed(alice, 'lobby', 3);
+    await request('PUT', reactionUrl(api, sent.id, '!'), { name: 'bob' });
+    const all = await request('GET', `${api}/changes`);
+    expect(all.status).toBe(200);
+    expect(all.body).toEqual(await ok(alice, 'room:changes', { room: 'lobby', after: 0 }).then(({ ok: _ok, ...rest }) => rest));
+    expect(all.body.messages.map((m: Message) => m.rev)).toEqual([2, 3, 4, 5]);
+    expect((await request('GET', `${api}/changes?after=3&limit=1`)).body).toMatchObject({ rev: 5, hasMore: true, messages: [{ rev: 4 }] });
+    for (const query of ['after=-1', 'after=1.5', 'after=x', 'limit=0', 'limit=501', 'after=1&after=2']) {
+      expect(await request('GET', `${api}/changes?${query}`)).toMatchObject({ status: 400, body: { error: { code: 'invalid_payload' } } });
+    }
+  });
+
+  it('in token mode needs the bearer (the body\'s name is ignored) and follows the rooms claim', async () => {
+    const { sent, api } = await lobby({ authSecret: SECRET });
+    const as = (sub: string, rooms?: string[]) => ({ authorization: `Bearer ${token(sub, rooms)}` });
+    expect((await request('PATCH', `${api}/messages/${sent.id}`, { text: 'x', name: 'alice' })).status).toBe(401);
+    expect((await request('GET', `${api}/changes`)).status).toBe(401);
+    expect((await request('PATCH', `${api}/messages/${sent.id}`, { text: 'x' }, as('bob'))).status).toBe(403);
+    expect((await request('PUT', reactionUrl(api, sent.id, 'x'), undefined, as('bob', ['other']))).body.error.code).toBe('forbidden');
+    expect((await request('GET', `${api}/changes`, undefined, as('bob', ['other']))).body.error.code).toBe('forbidden');
+    expect((await request('PATCH', `${api}/messages/${sent.id}`, { text: 'edited' }, as('alice'))).body.message.text).toBe('edited');
+    expect((await request('PUT', reactionUrl(api, sent.id, 'x'), undefined, as('bob', ['lob*']))).body.message.reactions).toEqual({ x: ['bob'] });
+  });
+});
+
 describe('well-formed Unicode', () => {
   it('refuses text with a lone surrogate (invalid_payload) and takes pairs', async () => {
     const { url } = await startServer();
@@ -414,8 +509,12 @@ describe('well-formed Unicode', () => {
     expect((await ok(alice, 'message:send', { room: 'lobby', text: 'whole 😀', clientId: 'c3' })).message.text).toBe('whole 😀');
   });
 
-  it('refuses a display name with a lone surrogate (unauthorized)', async () => {
+  it('refuses a display name or a token user id with a lone surrogate (unauthorized)', async () => {
     const { url } = await startServer();
     expect(await refusal(client(url, { name: 'Zo\ud800' }))).toBe('unauthorized');
+    const tokenMode = await startServer({ authSecret: SECRET });
+    expect(await refusal(client(tokenMode.url, { token: token('u-\udc01') }))).toBe('unauthorized');
+    expect(await refusal(client(tokenMode.url, { token: jwt.sign({ sub: 'u1', name: '\ud83d' }, SECRET, { expiresIn: 60 }) }))).toBe('unauthorized');
+    await handshake(client(tokenMode.url, { token: token('u-😀') }));
   });
 });
