@@ -5,7 +5,7 @@
  * breaks anything.
  */
 import { ParleyClient } from '../../client/sdk';
-import type { Message, PresenceEvent } from '../../protocol';
+import type { ChangesAnswer, Message, MessageUpdateEvent, PresenceEvent } from '../../protocol';
 import { pollUntil } from '../../scripts/topology/instance';
 import { defer } from '../helpers/cleanup';
 import { connectSession, useSharedCluster } from '../helpers/cluster';
@@ -112,6 +112,36 @@ describe('three instance processes on one Redis', () => {
       await pollUntil('the SDK to hand over every message', async () => got.length >= total, { timeoutMs: 15_000 });
       expect(got).toEqual(all);
     }
+  });
+
+  it('gives concurrent reactions from 30 users on three instances distinct revs with no gap, keeps every one, and tells every member of each once', async () => {
+    const USERS = 30;
+    const instances = cluster().instances;
+    const members = await Promise.all(Array.from({ length: USERS }, (_, n) => connect(instances[n % instances.length].url, `reactor${n}`)));
+    for (const m of members) await ok(m, 'room:join', { room: 'reactions' });
+    const { message } = await ok<{ message: Message }>(members[0], 'message:send', { room: 'reactions', text: 'react!', clientId: 'r0' });
+    const updates = members.map((m) => collect<MessageUpdateEvent>(m, 'message:update'));
+
+    const answers = await Promise.all(
+      members.map((m, n) => ok<{ message: Message }>(m, 'reaction:add', { room: 'reactions', id: message.id, reaction: n % 2 ? '👍' : '🎉' })),
+    );
+    const revs = Array.from({ length: USERS }, (_, i) => message.rev + 1 + i);
+    expect(answers.map((a) => a.message.rev).sort((x, y) => x - y)).toEqual(revs);
+
+    const { messages, rev } = await ok<ChangesAnswer>(members[1], 'room:changes', { room: 'reactions', after: 0 });
+    expect(rev).toBe(message.rev + USERS);
+    const users = (odd: boolean) => members.map((_, n) => `reactor${n}`).filter((_, n) => (n % 2 === 1) === odd).sort();
+    expect(messages).toHaveLength(1);
+    expect([[...messages[0].reactions['👍']].sort(), [...messages[0].reactions['🎉']].sort()]).toEqual([users(true), users(false)]);
+    for (const u of updates) {
+      const got = await u.until(USERS, 15_000);
+      // Each rev once; the last one is the final state.
+      expect(got.map((e) => e.message.rev).sort((x, y) => x - y)).toEqual(revs);
+      expect(got.find((e) => e.message.rev === rev)!.message).toEqual(messages[0]);
+    }
+    // And nothing more comes: every member answers after what was sent to it.
+    await Promise.all(members.map((m) => ok(m, 'rooms:list', {})));
+    for (const u of updates) expect(u.items).toHaveLength(USERS);
   });
 
   it('spreads WebSocket connections through the balancer over the instances', async () => {
