@@ -84,6 +84,35 @@ describe('redis faults', () => {
     expect(await toBob).toEqual(retried.message);
   });
 
+  it('answers unavailable to a change while redis is frozen and makes it nothing late; after a restart the revs go on from what was kept', async () => {
+    const { redis, a, b } = await twoInstances();
+    const alice = await connect(a.url, 'alice');
+    const bob = await connect(b.url, 'bob');
+    await ok(alice, 'room:join', { room: 'lobby' });
+    await ok(bob, 'room:join', { room: 'lobby' });
+    const sent = (await ok<{ message: Message }>(alice, 'message:send', { room: 'lobby', text: 'before', clientId: 'c0' })).message;
+    await ok(bob, 'reaction:add', { room: 'lobby', id: sent.id, reaction: '👍' });
+
+    redis.pause();
+    const frozen = await call(alice, 'message:edit', { room: 'lobby', id: sent.id, text: 'frozen' }, 3000);
+    expect(frozen).toMatchObject({ ok: false, error: { code: 'unavailable' } });
+    await until('instance A answers 503 on /readyz', async () => (await readyz(a.url)) === 503);
+    redis.resume();
+    await until('both instances answer 200 on /readyz', async () => (await readyz(a.url)) === 200 && (await readyz(b.url)) === 200);
+    // The edit Redis ran after it woke up was past its deadline: nothing changed, no rev taken.
+    expect(await ok(bob, 'room:changes', { room: 'lobby', after: 0 })).toMatchObject({ rev: 2, messages: [{ text: 'before', rev: 2 }] });
+
+    await redis.stop();
+    await until('both instances answer 503 on /readyz', async () => (await readyz(a.url)) === 503 && (await readyz(b.url)) === 503);
+    expect(await call(bob, 'reaction:remove', { room: 'lobby', id: sent.id, reaction: '👍' })).toMatchObject({ ok: false, error: { code: 'unavailable' } });
+    await redis.restart();
+    await until('both instances answer 200 on /readyz', async () => (await readyz(a.url)) === 200 && (await readyz(b.url)) === 200);
+    const toBob = waitFor<MessageUpdateEvent>(bob, 'message:update');
+    const edited = (await ok<{ message: Message }>(alice, 'message:edit', { room: 'lobby', id: sent.id, text: 'after the restart' })).message;
+    expect(edited).toEqual({ ...sent, text: 'after the restart', rev: 3, editedTs: expect.any(Number), reactions: { '👍': ['bob'] } });
+    expect(await toBob).toEqual({ message: edited });
+  });
+
   it('takes out of presence a user who left while redis was away, once it is back', async () => {
     const { redis, a, b } = await twoInstances();
     const alice = await connect(a.url, 'alice');
