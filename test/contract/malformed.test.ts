@@ -55,6 +55,29 @@ const seqField = (event: string, field: string): Row[] =>
 
 const SEND = { text: 'hi', clientId: 'c1' };
 
+/** The change events, each with the fields it needs besides `room`. */
+const CHANGES: Array<[string, Record<string, unknown>]> = [
+  ['message:edit', { id: 'm1', text: 'hi' }],
+  ['message:delete', { id: 'm1' }],
+  ['reaction:add', { id: 'm1', reaction: 'x' }],
+  ['reaction:remove', { id: 'm1', reaction: 'x' }],
+];
+
+/** Every way a message id can be wrong (a well-formed one that is no message is `not_found`, not this). */
+const idField = (event: string, rest: Record<string, unknown>): Row[] =>
+  (
+    [
+      ['no id', undefined],
+      ['id null', null],
+      ['id a number', 1],
+      ['id empty', ''],
+      ['id of 65 characters', 'a'.repeat(65)],
+      ['id with a space', 'a b'],
+      ['id with a colon', 'a:b'],
+      ['id with a non-ASCII letter', 'ä'],
+    ] as Array<[string, unknown]>
+  ).map(([what, id]): Row => [event, what, { room: 'lobby', ...rest, id }, 'invalid_payload', 'id']);
+
 const rows: Row[] = [
   // room:join { room, since? }
   ...payloadShapes('room:join'),
@@ -105,6 +128,38 @@ const rows: Row[] = [
   ['typing', 'typing 1', { room: 'lobby', typing: 1 }, 'invalid_payload', 'typing'],
   // rooms:list {}
   ...payloadShapes('rooms:list'),
+  // message:edit { room, id, text }, message:delete { room, id }, reaction:add and reaction:remove { room, id, reaction }
+  ...CHANGES.flatMap(([event, rest]) => [...payloadShapes(event), ...roomField(event, rest), ...idField(event, rest)]),
+  ['message:edit', 'no text', { room: 'lobby', id: 'm1' }, 'invalid_payload', 'text'],
+  ['message:edit', 'text a number', { room: 'lobby', id: 'm1', text: 5 }, 'invalid_payload', 'text'],
+  ['message:edit', 'text blank', { room: 'lobby', id: 'm1', text: ' \t ' }, 'invalid_payload', 'text'],
+  ['message:edit', 'text with NUL', { room: 'lobby', id: 'm1', text: 'a\u0000' }, 'invalid_payload', 'text'],
+  ['message:edit', 'text with a lone surrogate', { room: 'lobby', id: 'm1', text: 'a\ud800b' }, 'invalid_payload', 'text'],
+  ['message:edit', 'text of 2001 characters', { room: 'lobby', id: 'm1', text: 'x'.repeat(2001) }, 'too_large', 'text'],
+  ['message:send', 'text with a lone surrogate', { room: 'lobby', text: '\udfff', clientId: 'c1' }, 'invalid_payload', 'text'],
+  ...(['reaction:add', 'reaction:remove'] as const).flatMap((event): Row[] => [
+    [event, 'no reaction', { room: 'lobby', id: 'm1' }, 'invalid_payload', 'reaction'],
+    [event, 'reaction null', { room: 'lobby', id: 'm1', reaction: null }, 'invalid_payload', 'reaction'],
+    [event, 'reaction a number', { room: 'lobby', id: 'm1', reaction: 1 }, 'invalid_payload', 'reaction'],
+    [event, 'reaction an array', { room: 'lobby', id: 'm1', reaction: ['x'] }, 'invalid_payload', 'reaction'],
+    [event, 'reaction empty', { room: 'lobby', id: 'm1', reaction: '' }, 'invalid_payload', 'reaction'],
+    [event, 'reaction of 17 characters', { room: 'lobby', id: 'm1', reaction: 'x'.repeat(17) }, 'invalid_payload', 'reaction'],
+    [event, 'reaction of 60 000 characters', { room: 'lobby', id: 'm1', reaction: 'x'.repeat(60_000) }, 'invalid_payload', 'reaction'],
+    [event, 'reaction with a space', { room: 'lobby', id: 'm1', reaction: 'a b' }, 'invalid_payload', 'reaction'],
+    [event, 'reaction with a line separator', { room: 'lobby', id: 'm1', reaction: '\u2028' }, 'invalid_payload', 'reaction'],
+    [event, 'reaction with a control character', { room: 'lobby', id: 'm1', reaction: '\u009b' }, 'invalid_payload', 'reaction'],
+    [event, 'reaction with a lone surrogate', { room: 'lobby', id: 'm1', reaction: '\ud83d!' }, 'invalid_payload', 'reaction'],
+    [event, 'reaction inside __proto__', withProto('{"room":"lobby","id":"m1","__proto__":{"reaction":"x"}}'), 'invalid_payload', 'reaction'],
+  ]),
+  // room:changes { room, after, limit? }
+  ...payloadShapes('room:changes'),
+  ...roomField('room:changes', { after: 0 }),
+  ...seqField('room:changes', 'after'),
+  ['room:changes', 'no after', { room: 'lobby' }, 'invalid_payload', 'after'],
+  ['room:changes', 'limit 0', { room: 'lobby', after: 0, limit: 0 }, 'invalid_payload', 'limit'],
+  ['room:changes', 'limit 501', { room: 'lobby', after: 0, limit: 501 }, 'invalid_payload', 'limit'],
+  ['room:changes', 'limit 2.5', { room: 'lobby', after: 0, limit: 2.5 }, 'invalid_payload', 'limit'],
+  ['room:changes', 'limit "10"', { room: 'lobby', after: 0, limit: '10' }, 'invalid_payload', 'limit'],
 ];
 
 async function joinedSocket(): Promise<ClientSocket> {
@@ -124,7 +179,7 @@ describe('malformed payloads', () => {
     await ok(socket, 'message:send', { room: 'lobby', text: 'still here', clientId: 'after' });
   });
 
-  it.each(['room:join', 'room:leave', 'message:send', 'room:history', 'typing'])('%s with no payload, only an ack, answers invalid_payload', async (event) => {
+  it.each(['room:join', 'room:leave', 'message:send', 'room:history', 'typing', 'message:edit', 'message:delete', 'reaction:add', 'reaction:remove', 'room:changes'])('%s with no payload, only an ack, answers invalid_payload', async (event) => {
     const socket = await joinedSocket();
     const answer = await new Promise((resolve) => (socket as any).emit(event, resolve));
     expect(answer).toEqual({ ok: false, error: { code: 'invalid_payload', message: expect.any(String) } });
@@ -150,7 +205,7 @@ describe('malformed payloads', () => {
       withProto('{"room":"lobby","constructor":{"prototype":{"polluted":"yes"}}}'),
       withProto('{"__proto__":{"polluted":"yes"}}'),
     ];
-    for (const event of ['room:join', 'room:history', 'message:send', 'typing', 'rooms:list', 'room:leave']) {
+    for (const event of ['room:join', 'room:history', 'message:send', 'typing', 'rooms:list', 'room:leave', 'message:edit', 'reaction:add', 'room:changes']) {
       for (const p of payloads) await call(socket, event, p);
     }
     expect(({} as Record<string, unknown>).polluted).toBeUndefined();
