@@ -2,14 +2,25 @@ import jwt from 'jsonwebtoken';
 import type { ChangesAnswer, Message, MessageUpdateEvent } from '../../protocol';
 import type { Backend } from '../../server/backend';
 import { call, collect, ok } from '../helpers/events';
-import { redisBackend, startRedis } from '../helpers/redis';
+import { startRedis, type RedisServer } from '../../scripts/topology/redis';
+import { admin, redisBackend } from '../helpers/redis';
 import { range, seed } from '../helpers/seed';
 import { client, connect, handshake, refusal, startServer, type ClientSocket } from '../helpers/server';
+
+/** One redis-server for the file (starting one per test would be most of its time), emptied for each test. */
+let redis: Promise<RedisServer> | undefined;
+afterAll(async () => (await redis)?.destroy());
+async function emptyRedis(): Promise<string> {
+  redis ??= startRedis({ appendonly: false });
+  const { url } = await redis;
+  await (await admin(url)).flushAll();
+  return url;
+}
 
 /** Each rule holds on one instance over either store. */
 const stores: Array<[string, (historyMax: number, limits: boolean) => Promise<Backend | undefined>]> = [
   ['memory', async () => undefined],
-  ['redis', async (historyMax, limits) => redisBackend((await startRedis()).url, { historyMax, limits })],
+  ['redis', async (historyMax, limits) => redisBackend(await emptyRedis(), { historyMax, limits })],
 ];
 
 const SECRET = 'a-test-secret-of-enough-length';
