@@ -15,10 +15,10 @@ import { ParleyError, type ParleyErrorCode } from './errors';
 import type { ConnectionStatus, ParleyClientOptions } from './types';
 
 type ParleySocket = Socket<ServerToClientEvents, ClientToServerEvents>;
-/** The client-to-server events that the SDK sends with an ack, waiting for the answer. */
-export type RequestEvent = 'room:join' | 'room:leave' | 'message:send' | 'room:history';
 /** The client-to-server events that the SDK sends without waiting for an answer. */
 export type NoticeEvent = 'typing';
+/** The client-to-server events that the SDK sends with an ack, waiting for the answer. */
+export type RequestEvent = Exclude<keyof ClientToServerEvents, NoticeEvent>;
 export type PayloadOf<E extends keyof ClientToServerEvents> = Parameters<ClientToServerEvents[E]>[0];
 export type AnswerOf<E extends RequestEvent> = NonNullable<Parameters<ClientToServerEvents[E]>[1]> extends Ack<infer T> ? T : never;
 
@@ -26,7 +26,7 @@ export type AnswerOf<E extends RequestEvent> = NonNullable<Parameters<ClientToSe
  * What a `Connection` tells the SDK on top of it: its own events, and the
  * server's events passed on as they come (typed by the protocol).
  */
-export type ConnectionEvents = Pick<ServerToClientEvents, 'session' | 'message' | 'presence' | 'typing'> & {
+export type ConnectionEvents = Pick<ServerToClientEvents, 'session' | 'message' | 'message:update' | 'presence' | 'typing'> & {
   status: (status: ConnectionStatus) => void;
   /** Connected, the first time or again: rooms must be (re-)joined. */
   connected: () => void;
@@ -191,6 +191,7 @@ export class Connection extends Emitter<ConnectionEvents> {
       this.emit('session', session);
     });
     socket.on('message', (message) => this.emit('message', message));
+    socket.on('message:update', (event) => this.emit('message:update', event));
     socket.on('presence', (event) => this.emit('presence', event));
     socket.on('typing', (event) => this.emit('typing', event));
     this.watchNetwork();

@@ -1,11 +1,11 @@
-import type { Answer, Message, SendAnswer, SendPayload } from '../../protocol';
+import type { Answer, DeletePayload, EditPayload, Message, ReactionPayload, SendPayload } from '../../protocol';
 import { backoffDelay, type BackoffOptions } from '../../common/backoff';
 import { asParleyError, isPermanent, ParleyError } from './errors';
 import { randomId } from './ids';
 import { retryDelay } from './retry';
 
 /**
- * Where a send stands, for the UI:
+ * Where a queued send or change stands, for the UI:
  * - `queued`: waiting its turn, the connection, the room's re-join, or a retry delay;
  * - `sending`: on the wire, no answer yet;
  * - `sent`: stored by the server (final);
@@ -13,39 +13,71 @@ import { retryDelay } from './retry';
  */
 export type SendStatus = 'queued' | 'sending' | 'sent' | 'failed';
 
-/** A snapshot of one send, as the `outbox` event reports it. */
+/**
+ * What a queued item does: `send` a new message, or change a stored one:
+ * `edit` its text, `delete` it, `react` to it or `unreact` (take one's
+ * reaction back).
+ */
+export type OutboxKind = 'send' | 'edit' | 'delete' | 'react' | 'unreact';
+
+/** A snapshot of one queued send or change, as the `outbox` event reports it. */
 export interface OutboxEntry {
-  /** The idempotency key, the same on every resend: use it as the UI's id. */
+  /**
+   * The entry's key, the same on every resend: use it as the UI's id. For a
+   * send, its idempotency key on the wire; for a change, an id of the SDK's
+   * own (the server needs none: a repeated change changes nothing).
+   */
   readonly clientId: string;
+  readonly kind: OutboxKind;
   readonly room: string;
+  /** `send`: the message's text; `edit`: the new text; otherwise `''`. */
   readonly text: string;
+  /** A change: the `id` of the message it changes. */
+  readonly messageId?: string;
+  /** `react` and `unreact`: the reaction. */
+  readonly reaction?: string;
   readonly status: SendStatus;
   /** How many times it went on the wire. */
   readonly attempts: number;
-  /** With `failed`: why. */
+  /** With `failed`: why (a change: `not_found`, `forbidden`, `invalid_payload`, `too_large`, ...). */
   readonly error?: ParleyError;
-  /** With `sent`: the stored message. */
+  /** With `sent`: the stored message (a change: the message's state after it). */
   readonly message?: Message;
 }
 
-/** The promise of a send's stored message, with its `clientId` at hand. */
+/** The promise of a queued send's or change's stored message, with the entry's `clientId` at hand. */
 export type Sending = Promise<Message> & { readonly clientId: string };
 
+/** The request of a change to a stored message. Every kind answers the message's state. */
+export type ChangeRequest =
+  | { event: 'message:edit'; payload: EditPayload }
+  | { event: 'message:delete'; payload: DeletePayload }
+  | { event: 'reaction:add'; payload: ReactionPayload }
+  | { event: 'reaction:remove'; payload: ReactionPayload };
+
 /**
- * The request that carries a queued change to a room, sent again as it is on
- * every resend. Every kind answers the message's stored state.
+ * The request that carries a queued item, sent again as it is on every
+ * resend. Every kind answers `{ message }`, the message's stored state.
  */
-export type OutboxRequest = { event: 'message:send'; payload: SendPayload };
+export type OutboxRequest = { event: 'message:send'; payload: SendPayload } | ChangeRequest;
+
+const KINDS: Record<OutboxRequest['event'], OutboxKind> = {
+  'message:send': 'send',
+  'message:edit': 'edit',
+  'message:delete': 'delete',
+  'reaction:add': 'react',
+  'reaction:remove': 'unreact',
+};
 
 /** What the outbox needs from the client around it. */
 export interface OutboxLink {
   /** Whether a send to `room` may go out now: connected, and the room joined on this connection. */
   ready(room: string): boolean;
   /** Emits the request; rejects with `timeout` or `disconnected` when no answer comes. */
-  send(request: OutboxRequest): Promise<Answer<SendAnswer>>;
+  send(request: OutboxRequest): Promise<Answer<{ message: Message }>>;
   /** The server does not count the room as joined: re-join it, then call `pump(room)`. */
   rejoin(room: string): void;
-  /** A send was answered with its stored message (the broadcast may have been lost, or never sent for a repeat). */
+  /** A send or a change was answered with the stored message (the broadcast may have been lost, or never sent for a repeat). */
   stored(message: Message): void;
   /** An entry changed. */
   changed(entry: OutboxEntry): void;
@@ -59,13 +91,14 @@ interface Item {
 }
 
 /**
- * Sends that are not answered yet, one queue per room. The head of a room's
- * queue goes out alone and the next waits for its answer, so that a user's
- * messages are stored in the order they were written. A send is resent with
- * the same `clientId` (the server answers a repeat with the original) until
- * it is answered `ok` or refused for good. Each queued item carries its wire
- * request (`OutboxRequest`), so other changes to a room's messages can queue
- * in the same order and resend the same way.
+ * Sends and changes that are not answered yet, one queue per room. The head
+ * of a room's queue goes out alone and the next waits for its answer, so
+ * that a user's messages and changes are stored in the order they were
+ * made (an edit never overtakes the send of its message, nor an earlier
+ * edit). An item is resent as it is until it is answered `ok` or refused
+ * for good: a send with the same `clientId` (the server answers a repeat
+ * with the message), a change as it was (a repeat changes nothing and
+ * answers the current state).
  */
 export class Outbox {
   private readonly queues = new Map<string, Item[]>();
@@ -83,24 +116,28 @@ export class Outbox {
 
   /** Queues a send and tries to send it. */
   add(room: string, text: string, clientId: string = randomId()): Sending {
-    return this.enqueue({ event: 'message:send', payload: { room, text, clientId } }, { clientId, room, text });
+    return this.enqueue({ event: 'message:send', payload: { room, text, clientId } }, clientId);
   }
 
-  /** Queues a failed send again, with the same `clientId`; undefined if no failed send has that id. */
+  /** Queues a change to a stored message behind the room's earlier sends and changes, and tries to send it. */
+  change(request: ChangeRequest): Sending {
+    return this.enqueue(request, randomId());
+  }
+
+  /** Queues a failed send or change again, with the same `clientId`; undefined if no failed one has that id. */
   retry(clientId: string): Sending | undefined {
     const item = this.failed.get(clientId);
     if (!item) return undefined;
     this.failed.delete(clientId);
-    const { room, text } = item.entry;
-    return this.enqueue(item.request, { clientId, room, text });
+    return this.enqueue(item.request, clientId);
   }
 
-  /** Forgets a failed send; whether there was one. */
+  /** Forgets a failed send or change; whether there was one. */
   discard(clientId: string): boolean {
     return this.failed.delete(clientId);
   }
 
-  /** Sends not stored yet (queued, sending, failed), of one room or all, oldest first per room. */
+  /** Sends and changes not stored yet (queued, sending, failed), of one room or all, oldest first per room. */
   entries(room?: string): OutboxEntry[] {
     const items = [...this.queues.values()].flat().concat([...this.failed.values()]);
     return items.map((i) => i.entry).filter((e) => room === undefined || e.room === room);
@@ -118,7 +155,7 @@ export class Outbox {
     );
   }
 
-  /** Fails every send of a room the application left. */
+  /** Fails every send and change of a room the application left. */
   dropRoom(room: string, error: ParleyError): void {
     this.clearTimer(room);
     this.failures.delete(room);
@@ -127,18 +164,19 @@ export class Outbox {
     for (const item of queue) this.fail(item, error);
   }
 
-  /** Fails every pending send and stops every timer. */
+  /** Fails every pending send and change, and stops every timer. */
   close(error: ParleyError): void {
     this.closed = error;
     for (const room of [...this.queues.keys()]) this.dropRoom(room, error);
   }
 
   /** Queues `request` at the end of its room's queue, with a fresh entry, and tries to send it. */
-  private enqueue(request: OutboxRequest, fields: Pick<OutboxEntry, 'clientId' | 'room' | 'text'>): Sending {
-    const { clientId, room } = fields;
+  private enqueue(request: OutboxRequest, clientId: string): Sending {
+    const entry = describe(request, clientId);
+    const { room } = entry;
     let item!: Item;
     const promise = new Promise<Message>((resolve, reject) => {
-      item = { entry: { ...fields, status: 'queued', attempts: 0 }, request, resolve, reject };
+      item = { entry, request, resolve, reject };
     });
     if (this.closed) {
       this.fail(item, this.closed);
@@ -152,7 +190,7 @@ export class Outbox {
     return Object.assign(promise, { clientId });
   }
 
-  /** Takes a send's outcome: the stored message, or why not. */
+  /** Takes an item's outcome: the stored message, or why not. */
   private settle(item: Item, outcome: Message | ParleyError): void {
     const { room } = item.entry;
     const queue = this.queues.get(room);
@@ -216,5 +254,20 @@ export class Outbox {
     const timer = this.timers.get(room);
     if (timer !== undefined) clearTimeout(timer);
     this.timers.delete(room);
+  }
+}
+
+/** A new entry for `request`, queued. */
+function describe(request: OutboxRequest, clientId: string): OutboxEntry {
+  const base = { clientId, kind: KINDS[request.event], room: request.payload.room, status: 'queued' as const, attempts: 0 };
+  switch (request.event) {
+    case 'message:send':
+      return { ...base, text: request.payload.text };
+    case 'message:edit':
+      return { ...base, text: request.payload.text, messageId: request.payload.id };
+    case 'message:delete':
+      return { ...base, text: '', messageId: request.payload.id };
+    default:
+      return { ...base, text: '', messageId: request.payload.id, reaction: request.payload.reaction };
   }
 }

@@ -1,4 +1,4 @@
-import { HISTORY_DEFAULT_LIMIT, HISTORY_MAX_LIMIT, type JoinAnswer, type JoinPayload, type Message, type Ok, type PresenceEvent, type User } from '../../protocol';
+import { CHANGES_MAX_LIMIT, HISTORY_DEFAULT_LIMIT, type JoinAnswer, type JoinPayload, type Message, type Ok, type PresenceEvent, type User } from '../../protocol';
 import { backoffDelay, type BackoffOptions } from '../../common/backoff';
 import type { AnswerOf, Connection, PayloadOf, RequestEvent } from './connection';
 import { asParleyError, isPermanent, ParleyError } from './errors';
@@ -8,7 +8,7 @@ import { RoomState, type Handover } from './room';
 import type { JoinInfo, OlderPage, ParleyClientEvents } from './types';
 
 /** The application events a room hands over itself. */
-type RoomEvents = Pick<ParleyClientEvents, 'message' | 'skipped' | 'members' | 'presence' | 'error'>;
+type RoomEvents = Pick<ParleyClientEvents, 'message' | 'update' | 'skipped' | 'members' | 'presence' | 'error'>;
 
 /** What a room needs from the client around it. */
 export interface RoomLink {
@@ -18,7 +18,7 @@ export interface RoomLink {
   readonly backoff: BackoffOptions;
   /** Hands an event to the application. */
   tell<E extends keyof RoomEvents>(event: E, ...args: Parameters<RoomEvents[E]>): void;
-  /** The room was joined (again) on this connection: every message up to `info.seq` was handed over. */
+  /** The room was joined (again) on this connection: every change up to `info.rev` was handed over. */
   joined(info: JoinInfo): void;
   /** The room can never be joined (a bad or forbidden room): the client drops it and says why. */
   refused(room: RoomSync, error: ParleyError): void;
@@ -26,12 +26,12 @@ export interface RoomLink {
 
 /**
  * One joined room kept in step with the server, on whatever connection is
- * current: the join, and after every reconnect the re-join with `since` and
- * the history pages after it while `hasMore`; the wait for a message that
- * came early and the history read that fills the gap; the wait for a
- * missing presence version and the fetch of a fresh member list; and
- * `loadOlder`. It decides when to ask; `RoomState` (seq order) and
- * `RoomPresence` (member list) keep the books.
+ * current: the join, and after every reconnect the re-join and the catch-up
+ * with `room:changes` after the last rev, page by page while `hasMore`; the
+ * wait for a change that came early and the same catch-up to fill the gap;
+ * the wait for a missing presence version and the fetch of a fresh member
+ * list; and `loadOlder`. It decides when to ask; `RoomState` (rev and seq
+ * order) and `RoomPresence` (member list) keep the books.
  */
 export class RoomSync {
   private readonly state: RoomState;
@@ -47,9 +47,11 @@ export class RoomSync {
   /** The join in progress, and whether another must follow it. */
   private syncing: Promise<void> | undefined;
   private syncAgain = false;
-  /** A gap waits for this timer before its history read. */
+  /** A gap waits for this timer before its `room:changes` read. */
   private gapTimer: ReturnType<typeof setTimeout> | undefined;
-  private filling = false;
+  /** Catch-ups (after a join, or to fill a gap) under way or waiting their turn, one after the other. */
+  private catching = 0;
+  private catchUps: Promise<void> = Promise.resolve();
   /** A presence gap waits for this timer before the member list is fetched again. */
   private presenceTimer: ReturnType<typeof setTimeout> | undefined;
   private refreshing = false;
@@ -57,6 +59,8 @@ export class RoomSync {
   private refreshes = 0;
   /** `loadOlder` calls, one after the other. */
   private older: Promise<unknown> = Promise.resolve();
+  /** While a `loadOlder` page is read: the states handed over meanwhile, by id, newer than what the page may say. */
+  private handedDuringOlder: Map<string, Message> | undefined;
 
   constructor(
     readonly room: string,
@@ -73,6 +77,11 @@ export class RoomSync {
   /** The last `seq` handed to the application; undefined before the first join answer. */
   get lastSeq(): number | undefined {
     return this.state.lastSeq;
+  }
+
+  /** Every change up to this `rev` was handed to the application; undefined before the first join answer. */
+  get lastRev(): number | undefined {
+    return this.state.lastRev;
   }
 
   /** The users present, in presence-version order. */
@@ -115,9 +124,12 @@ export class RoomSync {
     this.clearPresenceTimer();
   }
 
-  /** A message of the room, by whatever path (live, a send's answer): handed over in seq order. */
+  /**
+   * A message's state, by whatever path (`message`, `message:update`, the
+   * answer of a send or a change): handed over in rev order.
+   */
   offer(message: Message): void {
-    if (typeof message.seq !== 'number') return;
+    if (typeof message.seq !== 'number' || typeof message.rev !== 'number' || typeof message.id !== 'string') return;
     this.deliver(this.state.offer(message));
   }
 
@@ -136,10 +148,17 @@ export class RoomSync {
     const page = this.older.then(async (): Promise<OlderPage> => {
       const { state } = this;
       if (state.oldestSeq === undefined || !state.hasOlder) return { messages: [], hasMore: false };
-      const answer = await this.link.connection.request('room:history', { room: this.room, before: state.oldestSeq, limit });
-      if (!answer.ok) throw ParleyError.fromBody(answer.error);
-      state.older(answer.messages, answer.hasMore);
-      return { messages: answer.messages, hasMore: answer.hasMore };
+      const handed = (this.handedDuringOlder = new Map());
+      try {
+        const answer = await this.link.connection.request('room:history', { room: this.room, before: state.oldestSeq, limit });
+        if (!answer.ok) throw ParleyError.fromBody(answer.error);
+        state.older(answer.messages, answer.hasMore);
+        // A change handed over while the page was on its way is newer than the page may say.
+        const messages = answer.messages.map((m) => (handed.get(m.id)?.rev ?? 0) > m.rev ? handed.get(m.id)! : m);
+        return { messages, hasMore: answer.hasMore };
+      } finally {
+        this.handedDuringOlder = undefined;
+      }
     });
     this.older = page.catch(() => undefined);
     return page;
@@ -170,7 +189,7 @@ export class RoomSync {
   /** The room as a UI draws it. */
   private info(rejoin: boolean): JoinInfo {
     const { state } = this;
-    return { room: this.room, seq: state.lastSeq ?? 0, members: [...this.presence.members], hasOlder: state.hasOlder, rejoin };
+    return { room: this.room, seq: state.lastSeq ?? 0, rev: state.lastRev ?? 0, members: [...this.presence.members], hasOlder: state.hasOlder, rejoin };
   }
 
   /** Whether requests for the room can go out: still wanted, and connected. */
@@ -209,39 +228,57 @@ export class RoomSync {
   }
 
   /**
-   * Takes a join answer: its member list, then its messages, and the pages
-   * after them while `hasMore`. The first answer starts the sequence at its
-   * latest page. Answers false if the reading was cut short.
+   * Takes a join answer: its member list, then its messages. The first
+   * answer starts the sequence at its latest page; a re-join catches up
+   * with `room:changes` when the room's rev moved on (the answer's own
+   * messages are among those changes). Answers false if the reading was
+   * cut short.
    */
   private async takeJoin(answer: Ok<JoinAnswer>): Promise<boolean> {
     if (this.presence.take(answer.members, answer.presenceVersion)) this.tellMembers();
     const { state } = this;
-    if (state.lastSeq === undefined) {
-      this.deliver(state.begin(answer.messages, answer.hasMore, answer.seq));
+    if (state.lastRev === undefined) {
+      this.deliver(state.begin(answer.messages, answer.hasMore, answer.seq, answer.rev));
       return true;
     }
-    this.deliver(state.offerPage(answer.messages));
-    return !answer.hasMore || this.readAfter();
+    return answer.rev <= state.lastRev || this.catchUp();
   }
 
   /**
-   * Reads `room:history` after the last seq, page by page while `hasMore`,
-   * handing everything over in order. Answers false if it was cut short
-   * (disconnected, left, refused).
+   * Reads every change after the last rev with `room:changes`, page by page
+   * while `hasMore`, and hands it over (`RoomState.catchUp`). One read at a
+   * time: a catch-up asked for while another runs follows it. Answers false
+   * if it was cut short (disconnected, left, refused).
    */
-  private async readAfter(): Promise<boolean> {
+  private catchUp(): Promise<boolean> {
+    this.catching++;
+    const run = this.catchUps.then(() => this.readChanges());
+    this.catchUps = run.then(
+      () => undefined,
+      () => undefined,
+    );
+    return run.finally(() => this.catching--);
+  }
+
+  private async readChanges(): Promise<boolean> {
+    const messages: Message[] = [];
+    let after = this.state.lastRev ?? 0;
     for (;;) {
-      let answer: Ok<AnswerOf<'room:history'>> | undefined;
+      let answer: Ok<AnswerOf<'room:changes'>> | undefined;
       try {
-        // The last seq is known: a join answer came before any history read.
-        answer = await this.request('room:history', () => ({ room: this.room, after: this.state.lastSeq ?? 0, limit: HISTORY_MAX_LIMIT }));
+        answer = await this.request('room:changes', () => ({ room: this.room, after, limit: CHANGES_MAX_LIMIT }));
       } catch (err) {
         this.link.tell('error', asParleyError(err));
         return false;
       }
       if (!answer) return false;
-      this.deliver(this.state.offerPage(answer.messages));
-      if (!answer.hasMore || answer.messages.length === 0) return true;
+      messages.push(...answer.messages);
+      const last = answer.messages.at(-1);
+      if (!answer.hasMore || !last) {
+        this.deliver(this.state.catchUp(messages, answer.rev));
+        return true;
+      }
+      after = last.rev;
     }
   }
 
@@ -253,29 +290,30 @@ export class RoomSync {
     for (const handover of handovers) {
       // A listener may have left the room (or closed the client) meanwhile.
       if (this.gone) return;
+      if (handover.kind === 'skipped') {
+        this.link.tell('skipped', handover.skipped);
+        continue;
+      }
+      this.handedDuringOlder?.set(handover.message.id, handover.message);
       if (handover.kind === 'message') this.link.tell('message', handover.message);
-      else this.link.tell('skipped', handover.skipped);
+      else this.link.tell('update', handover.message);
     }
     this.checkGap();
   }
 
   /**
-   * A message that came early waits `gapFillMs` for the ones before it (they
-   * are usually just behind); then they are read from history.
+   * A change that came early waits `gapFillMs` for the ones before it (they
+   * are usually just behind); then they are read with `room:changes`.
    */
   private checkGap(): void {
     if (!this.state.hasGap || !this.joinedHere || this.gone) return this.clearGapTimer();
-    if (this.gapTimer !== undefined || this.filling) return;
+    if (this.gapTimer !== undefined || this.catching > 0) return;
     this.gapTimer = setTimeout(() => {
       this.gapTimer = undefined;
       if (!this.state.hasGap || !this.live()) return;
-      this.filling = true;
-      this.readAfter()
+      this.catchUp()
         .catch((err: unknown) => this.fail(err))
-        .then(() => {
-          this.filling = false;
-          this.checkGap();
-        });
+        .then(() => this.checkGap());
     }, this.link.gapFillMs);
   }
 
@@ -310,7 +348,7 @@ export class RoomSync {
    * Fetches the member list again with a `room:join` of the joined room,
    * which changes nothing on the server and answers the members with their
    * version. `since` is the last seq handed over: only newer messages come
-   * with it, and they go through the room's ordering like any other.
+   * with it, and a rev past the last one catches up like any re-join.
    */
   private refreshPresence(): void {
     // A join under way (after a reconnect) answers a fresh list already.

@@ -29,8 +29,9 @@ export interface ParleyClientOptions {
    */
   auth: HandshakeAuth | (() => HandshakeAuth | Promise<HandshakeAuth>);
   /**
-   * How long a message that came early waits for the missing ones before
-   * the SDK reads them with `room:history`.
+   * How long a message or a change that came early (its `rev` is not the
+   * next one) waits for the missing ones before the SDK reads them with
+   * `room:changes`.
    * @default 400
    */
   gapFillMs?: number;
@@ -55,6 +56,8 @@ export interface JoinInfo {
   room: string;
   /** The last `seq` handed to the application (0: none yet). */
   seq: number;
+  /** Every change of the room up to this `rev` was handed to the application (0: none yet). */
+  rev: number;
   /** Users present, on every instance. */
   members: User[];
   /** Whether `loadOlder` has more to give. */
@@ -87,8 +90,23 @@ export type ParleyClientEvents = {
   status: (status: ConnectionStatus) => void;
   /** The server identified this connection (again after every reconnect). */
   session: (session: SessionEvent) => void;
-  /** The next message of a joined room: in `seq` order per room, each once. */
+  /**
+   * The next new message of a joined room, in its current state: in `seq`
+   * order per room, each once. Its `rev` may be past its first one when it
+   * changed before it was handed over (after a reconnect).
+   */
   message: (message: Message) => void;
+  /**
+   * A message of a joined room changed (edited, deleted, reacted to): its
+   * whole current state, to draw in its place (by `id`). Per room, the
+   * changes are handed over in `rev` order, each once, and a message's
+   * `update` always comes after its `message`; after a reconnect, changes
+   * missed meanwhile come together, each message once in its latest state.
+   * The message may be one the application never had (older than the join's
+   * page): ignore it, or keep it for `loadOlder`. Keep the state with the
+   * higher `rev` if two meet (a `loadOlder` page read before a change).
+   */
+  update: (message: Message) => void;
   /**
    * The sequence of a room jumped over messages that were trimmed from
    * history before this client could have them (it was away for more than
@@ -97,7 +115,7 @@ export type ParleyClientEvents = {
    * them and before the one after them.
    */
   skipped: (event: SkippedEvent) => void;
-  /** A room's join, or re-join after a reconnect, completed: every message up to `seq` was handed over. */
+  /** A room's join, or re-join after a reconnect, completed: every message up to `seq` and every change up to `rev` was handed over. */
   joined: (info: JoinInfo) => void;
   /** A room's member list changed (join answers and presence). */
   members: (update: { room: string; members: User[] }) => void;
@@ -108,7 +126,10 @@ export type ParleyClientEvents = {
   presence: (event: PresenceEvent) => void;
   /** Another user started or stopped typing. */
   typing: (event: TypingEvent) => void;
-  /** A send changed status (`queued`, `sending`, `sent`, `failed`). */
+  /**
+   * A queued send or change (`kind`: `send`, `edit`, `delete`, `react`,
+   * `unreact`) changed status (`queued`, `sending`, `sent`, `failed`).
+   */
   outbox: (entry: OutboxEntry) => void;
   /** Something failed with no caller to tell: a refused handshake, a room that cannot be joined. */
   error: (error: ParleyError) => void;

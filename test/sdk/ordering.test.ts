@@ -40,7 +40,7 @@ describe('SDK delivery order', () => {
     expect(seqs(seen.items)).toEqual([1, 2, 3, 4]);
   });
 
-  it('fills a gap from history when a message before a live one never comes', async () => {
+  it('fills a gap from room:changes when a message before a live one never comes', async () => {
     const server = await startServer();
     const bob = sdkClient(server.url, 'bob');
     await bob.join('lobby');

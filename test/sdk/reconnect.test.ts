@@ -44,7 +44,7 @@ describe('SDK across reconnects', () => {
     expect(bob.members('lobby').map((u) => u.id).sort()).toEqual(['alice', 'bob']);
   });
 
-  it('pages on with room:history after a re-join that answers more than one page', async () => {
+  it('pages on with room:changes after a re-join that missed more than one page', async () => {
     const server = await startServer();
     const gate = handshakeGate(server, 'bob');
     const bob = sdkClient(server.url, 'bob');
@@ -52,7 +52,7 @@ describe('SDK across reconnects', () => {
     const seen = collect(bob, 'message');
 
     const rejoined = await awayWhile(server, gate, bob, 'lobby', async () => {
-      // More than a join with `since` answers (500) and a history page (100).
+      // More than a page of room:changes (500).
       for (let i = 1; i <= 777; i++) await storeQuietly(server, 'lobby', `m${i}`);
     });
     expect(rejoined.seq).toBe(777);

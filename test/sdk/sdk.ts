@@ -45,6 +45,15 @@ export async function storeQuietly(server: TestServer, room: string, text: strin
   return message;
 }
 
+/** A change of the store's kinds: edit, delete, react, unreact. */
+export type QuietChange = { kind: 'edit'; text: string } | { kind: 'delete' } | { kind: 'react'; reaction: string } | { kind: 'unreact'; reaction: string };
+
+/** Changes a stored message the way a change request does, but broadcasts nothing: a change the clients missed. */
+export async function changeQuietly(server: TestServer, message: Message, op: QuietChange, userId = message.user.id): Promise<Message> {
+  const { message: changed } = await server.backend.store.change({ room: message.room, id: message.id, userId, op, ts: Date.now() });
+  return changed;
+}
+
 /** The `seq`s of a list of messages, for short assertions. */
 export const seqs = (messages: Message[]) => messages.map((m) => m.seq);
 
