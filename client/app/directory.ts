@@ -1,23 +1,10 @@
-import type { RoomSummary } from '../../protocol';
+import type { RoomSummary } from '../sdk';
 
 /** How often the list of active rooms is read again while the page is in view. */
 export const DIRECTORY_REFRESH_MS = 3000;
 
-/**
- * The service's active rooms (`rooms:list` of the contract), read over the
- * HTTP route that answers the same (`GET /api/rooms`, same origin, no
- * identity needed in open mode). This is the one place that reads it, so it
- * can become an SDK call without touching the rest of the app.
- */
-export async function fetchActiveRooms(signal?: AbortSignal): Promise<RoomSummary[]> {
-  const res = await fetch('/api/rooms', { headers: { accept: 'application/json' }, cache: 'no-store', signal });
-  if (!res.ok) throw new Error(`GET /api/rooms answered ${res.status}`);
-  const body = (await res.json()) as { rooms?: unknown };
-  if (!Array.isArray(body.rooms)) throw new Error('GET /api/rooms answered no rooms');
-  return body.rooms.filter(
-    (r): r is RoomSummary => typeof r === 'object' && r !== null && typeof r.room === 'string' && typeof r.members === 'number',
-  );
-}
+/** Reads the service's active rooms: the session's `ParleyClient.rooms()` (`rooms:list` over the socket). */
+export type ReadRooms = () => Promise<RoomSummary[]>;
 
 /**
  * Keeps the list of active rooms fresh while the page is open: read every
@@ -27,8 +14,9 @@ export async function fetchActiveRooms(signal?: AbortSignal): Promise<RoomSummar
  */
 export class RoomDirectory {
   private timer: ReturnType<typeof setTimeout> | undefined;
-  private inFlight: AbortController | undefined;
-  private running = false;
+  private read: ReadRooms | undefined;
+  /** The read whose answer is wanted; an older one's is dropped. */
+  private current = 0;
   private readonly onVisibility = () => {
     if (document.visibilityState === 'visible') this.refresh();
     else this.clearTimer();
@@ -39,35 +27,35 @@ export class RoomDirectory {
     private readonly everyMs = DIRECTORY_REFRESH_MS,
   ) {}
 
-  start(): void {
-    if (this.running) return;
-    this.running = true;
+  /** Starts reading with `read` (a session's client). */
+  start(read: ReadRooms): void {
+    if (this.read) this.stop();
+    this.read = read;
     document.addEventListener('visibilitychange', this.onVisibility);
     this.refresh();
   }
 
   stop(): void {
-    this.running = false;
+    this.read = undefined;
+    this.current++;
     document.removeEventListener('visibilitychange', this.onVisibility);
     this.clearTimer();
-    this.inFlight?.abort();
   }
 
-  /** Reads the list now (a read under way is replaced), then every `everyMs`. */
+  /** Reads the list now (the answer of a read under way is dropped), then every `everyMs`. */
   refresh(): void {
-    if (!this.running) return;
+    const read = this.read;
+    if (!read) return;
     this.clearTimer();
-    this.inFlight?.abort();
-    const controller = (this.inFlight = new AbortController());
-    fetchActiveRooms(controller.signal)
+    const mine = ++this.current;
+    read()
       .then((rooms) => {
-        if (this.inFlight === controller && this.running) this.onRooms(rooms);
+        if (this.current === mine) this.onRooms(rooms);
       })
       .catch(() => undefined)
       .finally(() => {
-        if (this.inFlight !== controller) return;
-        this.inFlight = undefined;
-        if (this.running && document.visibilityState === 'visible') this.timer = setTimeout(() => this.refresh(), this.everyMs);
+        if (this.current !== mine || !this.read) return;
+        if (document.visibilityState === 'visible') this.timer = setTimeout(() => this.refresh(), this.everyMs);
       });
   }
 

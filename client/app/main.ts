@@ -2,7 +2,7 @@
  * The browser app: a name, then any number of rooms at once. This file
  * builds the page's parts and wires them together; the rooms, the sidebar,
  * the banner and the message box are their own modules, and everything that
- * talks to the service goes through the client SDK (and `directory.ts`).
+ * talks to the service goes through the client SDK.
  */
 import './style.css';
 import type { ParleyError } from '../sdk';
@@ -135,7 +135,7 @@ function start(name: string): void {
     },
     joinRefused: (room, error) => showJoinError(refusal(room, error)),
   }));
-  directory.start();
+  directory.start(() => current.client.rooms());
 
   const linked = router.room();
   for (const room of prefs.rooms()) if (checkRoomName(room).ok) current.join(room);

@@ -1,6 +1,7 @@
 import type { JoinInfo, Message, OutboxEntry, ParleyClient, SendStatus, TypingEvent, User } from '../sdk';
 import { button, el } from './dom';
-import { avatar, pendingState, renderMessage, storedState, type SendActions } from './message-view';
+import { avatar, changeLine, pendingState, renderMessage, storedState, type MessageActions } from './message-view';
+import { reactionChips } from './reactions';
 import { placeAfter, type Placement, type Previous } from './timeline';
 import { TypingTracker, typingText } from './typing';
 
@@ -36,6 +37,12 @@ interface Shown {
   item: HTMLLIElement;
   /** Ours, sent from this page: the latest one says "Sent". */
   delivery?: SendStatus;
+  /** The editor is open, with this text. */
+  editing?: string;
+  picking?: boolean;
+  confirmingDelete?: boolean;
+  /** The order its reaction chips were shown in, kept across changes. */
+  chipOrder: string[];
 }
 
 /** A send of ours on screen, not in the timeline yet. */
@@ -48,10 +55,11 @@ interface Pending {
 /**
  * One joined room: its timeline (grouped messages, day separators, older
  * pages loaded when the reader scrolls up, a notice where messages were
- * skipped), the user's own sends until they are stored, the members, who is
- * typing, and the unread count while another room is shown. Fed by the
- * SDK's events; drawn into the page's parts while shown, kept off the page
- * (with its scroll position) while another room is.
+ * skipped), messages redrawn in place when they change (edits, deletions,
+ * reactions), the user's own sends and changes until they are stored, the
+ * members, who is typing, and the unread count while another room is shown.
+ * Fed by the SDK's events; drawn into the page's parts while shown, kept off
+ * the page (with its scroll position) while another room is.
  */
 export class RoomView {
   /** Messages from others that came while another room was shown. */
@@ -69,6 +77,10 @@ export class RoomView {
   private readonly shown: Shown[] = [];
   private readonly byId = new Map<string, Shown>();
   private readonly pending = new Map<string, Pending>();
+  /** Our changes not stored yet, by the id of the message they change, then by clientId. */
+  private readonly changes = new Map<string, Map<string, OutboxEntry>>();
+  /** Display names by user id, from authors and members: reactions carry ids. */
+  private readonly names = new Map<string, string>();
   /** Sends from this page whose stored message has not been shown yet. */
   private readonly sentHere = new Set<string>();
   private lastSent: Shown | undefined;
@@ -83,7 +95,7 @@ export class RoomView {
   private fromBottom = 0;
   /** New messages below the reader's view. */
   private newBelow = 0;
-  private readonly sendActions: SendActions;
+  private readonly actions: MessageActions;
 
   constructor(
     readonly room: string,
@@ -93,12 +105,47 @@ export class RoomView {
     this.root.append(this.edge, this.list, this.outbox);
     this.list.setAttribute('aria-label', `Messages in #${room}`);
     this.outbox.setAttribute('aria-label', 'Your messages being sent');
-    this.sendActions = {
-      retry: (clientId) => void ctx.client.retry(clientId)?.catch(() => undefined),
+    const client = ctx.client;
+    this.actions = {
+      retry: (clientId) => void client.retry(clientId)?.catch(() => undefined),
       discard: (clientId) => {
-        ctx.client.discard(clientId);
+        client.discard(clientId);
         this.pending.get(clientId)?.item.remove();
         this.pending.delete(clientId);
+        for (const [id, entries] of this.changes) if (entries.delete(clientId)) this.redraw(id);
+      },
+      startEdit: (id) => this.open(id, { editing: this.byId.get(id)?.message.text ?? '' }, 'edit-input'),
+      draft: (id, text) => {
+        const shown = this.byId.get(id);
+        if (shown?.editing !== undefined) shown.editing = text;
+      },
+      saveEdit: (id, text) => {
+        const shown = this.byId.get(id);
+        if (!shown) return;
+        // Refusals show under the message, with Retry.
+        if (text !== shown.message.text) client.edit(room, id, text).catch(() => undefined);
+        this.close(shown, 'edit-button');
+      },
+      cancel: (id) => {
+        const shown = this.byId.get(id);
+        if (shown) this.close(shown, shown.picking ? 'react-button' : shown.confirmingDelete ? 'delete-button' : 'edit-button');
+      },
+      askDelete: (id) => this.open(id, { confirmingDelete: true }, 'delete-confirm'),
+      remove: (id) => {
+        const shown = this.byId.get(id);
+        if (!shown) return;
+        client.remove(room, id).catch(() => undefined);
+        this.close(shown, 'react-button');
+      },
+      togglePicker: (id) => {
+        const shown = this.byId.get(id);
+        if (shown?.picking) this.close(shown, 'react-button');
+        else this.open(id, { picking: true }, 'pick:👍');
+      },
+      toggleReaction: (id, reaction, mine) => {
+        (mine ? client.unreact(room, id, reaction) : client.react(room, id, reaction)).catch(() => undefined);
+        const shown = this.byId.get(id);
+        if (shown?.picking) this.close(shown, 'react-button');
       },
     };
     this.renderEdge();
@@ -163,6 +210,7 @@ export class RoomView {
   /** The next message of the room, in seq order. */
   addMessage(message: Message): void {
     const stick = this.atBottom();
+    this.names.set(message.user.id, message.user.name);
     const own = message.user.id === this.ctx.self()?.id;
     const pending = own ? this.pending.get(message.clientId) : undefined;
     const fromHere = own && (pending !== undefined || this.sentHere.has(message.clientId));
@@ -175,7 +223,7 @@ export class RoomView {
     const last = this.shown[this.shown.length - 1];
     const placement = placeAfter(previous(message), last && previous(last.message), new Date(), this.breakAfterLast);
     this.breakAfterLast = false;
-    const state = { message, placement, delivery: fromHere ? ('sent' as const) : undefined };
+    const state = { message, placement, delivery: fromHere ? ('sent' as const) : undefined, chipOrder: [] };
     const shown: Shown = { ...state, item: this.render(state) };
     if (fromHere) this.markSent(shown);
     this.shown.push(shown);
@@ -201,8 +249,23 @@ export class RoomView {
     }
   }
 
-  /** A send of ours changed status. */
+  /**
+   * A message changed (edited, deleted, reacted to): it is drawn again in
+   * place, unless what is shown is as new (a page read after the change).
+   */
+  updateMessage(message: Message): void {
+    const shown = this.byId.get(message.id);
+    if (!shown || message.rev <= shown.message.rev) return;
+    this.names.set(message.user.id, message.user.name);
+    const stick = this.atBottom();
+    const closed = message.deleted ? { editing: undefined, picking: false, confirmingDelete: false } : {};
+    this.replace(shown, { message, ...closed });
+    if (stick) this.scrollToBottom();
+  }
+
+  /** A send or a change of ours changed status. */
   updateSend(entry: OutboxEntry): void {
+    if (entry.kind !== 'send') return this.updateChange(entry);
     const known = this.pending.get(entry.clientId);
     if (entry.status === 'sent') {
       const stored = entry.message && this.byId.get(entry.message.id);
@@ -217,7 +280,7 @@ export class RoomView {
     }
     const self = this.ctx.self() ?? { id: '', name: 'You' };
     const placement = known?.placement ?? this.pendingPlacement(self);
-    const item = renderMessage(pendingState(entry, self, placement), this.sendActions);
+    const item = renderMessage(pendingState(entry, self, placement), this.actions);
     if (known) {
       known.item.replaceWith(item);
       known.entry = entry;
@@ -252,6 +315,7 @@ export class RoomView {
 
   setMembers(members: User[]): void {
     this.members = members;
+    for (const user of members) this.names.set(user.id, user.name);
     this.renderMembers();
   }
 
@@ -291,8 +355,9 @@ export class RoomView {
     const now = new Date();
     const added: Shown[] = [];
     for (const message of fresh) {
+      this.names.set(message.user.id, message.user.name);
       const before = added[added.length - 1];
-      const state = { message, placement: placeAfter(previous(message), before && previous(before.message), now) };
+      const state = { message, placement: placeAfter(previous(message), before && previous(before.message), now), chipOrder: [] };
       const shown: Shown = { ...state, item: this.render(state) };
       added.push(shown);
       this.byId.set(message.id, shown);
@@ -315,17 +380,69 @@ export class RoomView {
     if (before) this.replace(before, { delivery: undefined });
   }
 
-  /** Redraws a message after a change of its state. */
-  private replace(shown: Shown, change: Partial<Pick<Shown, 'placement' | 'delivery' | 'message'>>): void {
+  /** A change of ours to a message changed status: the message says so while it waits or once it failed. */
+  private updateChange(entry: OutboxEntry): void {
+    const id = entry.messageId;
+    if (id === undefined) return;
+    const entries = this.changes.get(id) ?? new Map<string, OutboxEntry>();
+    if (entry.status === 'sent') entries.delete(entry.clientId);
+    else entries.set(entry.clientId, entry);
+    if (entries.size > 0) this.changes.set(id, entries);
+    else this.changes.delete(id);
+    this.redraw(id);
+  }
+
+  /** Opens the editor, the picker or the question on a message (closing the others), and focuses `focus` in it. */
+  private open(id: string, what: Partial<Pick<Shown, 'editing' | 'picking' | 'confirmingDelete'>>, focus: string): void {
+    const shown = this.byId.get(id);
+    if (!shown || shown.message.deleted) return;
+    const editing = what.editing ?? (what.picking || what.confirmingDelete ? shown.editing : undefined);
+    this.replace(shown, { editing, picking: what.picking === true, confirmingDelete: what.confirmingDelete === true }, focus);
+  }
+
+  /** Closes whatever is open on a message, and focuses `focus` in it. */
+  private close(shown: Shown, focus: string): void {
+    this.replace(shown, { editing: undefined, picking: false, confirmingDelete: false }, focus);
+  }
+
+  private redraw(id: string): void {
+    const shown = this.byId.get(id);
+    if (shown) this.replace(shown, {});
+  }
+
+  /**
+   * Redraws a message after a change of its state. The keyboard focus stays
+   * on the same control (by its `data-focus` key), or moves to `focus`.
+   */
+  private replace(shown: Shown, change: Partial<Omit<Shown, 'item' | 'chipOrder'>>, focus?: string): void {
     Object.assign(shown, change);
+    const active = document.activeElement;
+    const had = active instanceof HTMLElement && shown.item.contains(active) ? active : undefined;
     const item = this.render(shown);
     shown.item.replaceWith(item);
     shown.item = item;
+    const key = focus ?? had?.dataset.focus;
+    const target = key === undefined ? undefined : [...item.querySelectorAll<HTMLElement>('[data-focus]')].find((n) => n.dataset.focus === key);
+    if (!target || (!had && focus === undefined)) return;
+    target.focus({ preventScroll: true });
+    if (target instanceof HTMLTextAreaElement) {
+      const { selectionStart, selectionEnd } = had instanceof HTMLTextAreaElement ? had : { selectionStart: target.value.length, selectionEnd: target.value.length };
+      target.setSelectionRange(selectionStart, selectionEnd);
+    }
   }
 
   private render(shown: Omit<Shown, 'item'>): HTMLLIElement {
-    const own = shown.message.user.id === this.ctx.self()?.id;
-    return renderMessage(storedState(shown.message, own, shown.placement, shown.delivery), this.sendActions);
+    const self = this.ctx.self();
+    const { message } = shown;
+    const own = message.user.id === self?.id;
+    const chips = reactionChips(message.reactions ?? {}, shown.chipOrder, self, (id) => this.names.get(id) ?? id);
+    shown.chipOrder.splice(0, shown.chipOrder.length, ...chips.map((c) => c.reaction));
+    const state = storedState(message, own, shown.placement, chips, shown.delivery);
+    state.editing = shown.editing;
+    state.picking = shown.picking;
+    state.confirmingDelete = shown.confirmingDelete;
+    state.changes = [...(this.changes.get(message.id)?.values() ?? [])].flatMap((e) => changeLine(e) ?? []);
+    return renderMessage(state, this.actions);
   }
 
   private pendingPlacement(self: User): Placement {

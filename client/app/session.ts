@@ -56,6 +56,7 @@ export class ChatSession {
       if (error.code === 'unauthorized' || error.code === 'forbidden_origin') hooks.refused(error);
     });
     client.on('message', (m) => this.views.get(m.room)?.addMessage(m));
+    client.on('update', (m) => this.views.get(m.room)?.updateMessage(m));
     client.on('skipped', ({ room, from, to }) => this.views.get(room)?.skipped(from, to));
     client.on('outbox', (entry) => this.views.get(entry.room)?.updateSend(entry));
     client.on('members', ({ room, members }) => this.views.get(room)?.setMembers(members));

@@ -8,7 +8,8 @@ import { randomUUID } from 'node:crypto';
 import type { Message } from '../../protocol';
 import { startServer, type TestServer } from '../helpers/server';
 import { sdkClient } from '../sdk/sdk';
-import { chatPage, connectedPage, messageTexts, openApp, screenshot, seesMessage, send, shown, tid, useBrowser } from './browser';
+import { collect } from '../helpers/events';
+import { chatPage, connectedPage, messageItem, messageTexts, openApp, screenshot, seesMessage, send, shown, tid, useBrowser } from './browser';
 
 jest.setTimeout(30_000);
 
@@ -163,6 +164,60 @@ describe('browser app', () => {
     await page.locator(`${tid('message-list')} .outbox .msg`).getByRole('button', { name: 'Discard this message' }).click();
     expect(await page.locator(`${tid('message-list')} .outbox .msg`).count()).toBe(0);
     expect(await messageTexts(page)).toEqual(['written offline']);
+  });
+
+  it('keeps edits and reactions made offline waiting until back; a refused edit offers Retry and Dismiss', async () => {
+    const server = await startServer();
+    const page = await chatPage(browser(), server.url, 'Ada', 'changes');
+    const grace = sdkClient(server.url, 'Grace');
+    await grace.join('changes');
+    await grace.send('changes', 'hi Ada');
+    await send(page, 'my note');
+    await seesMessage(page, 'hi Ada');
+    await seesMessage(page, 'my note');
+    const updates = collect<Message>(grace, 'update');
+
+    await page.context().setOffline(true);
+    await page.waitForSelector(`${tid('connection-status')}[data-state="offline"]`);
+    const hers = messageItem(page, 'hi Ada');
+    await hers.hover();
+    await hers.locator(tid('react-button')).click();
+    await page.click(`${tid('reaction-picker')} [data-reaction="👍"]`);
+    const mine = messageItem(page, 'my note');
+    await mine.hover();
+    await mine.locator(tid('edit-button')).click();
+    await page.fill(tid('edit-input'), 'my note, fixed');
+    await page.press(tid('edit-input'), 'Enter');
+    await hers.locator('.change-status', { hasText: '👍 is added once you are back online' }).waitFor();
+    await mine.locator('.change-status', { hasText: 'Your edit is saved once you are back online' }).waitFor();
+    // Nothing shows as done before it is.
+    expect(await hers.locator(tid('reaction')).count()).toBe(0);
+    expect(await messageTexts(page)).toEqual(['hi Ada', 'my note']);
+    await screenshot(page, 'offline');
+
+    await page.context().setOffline(false);
+    await seesMessage(page, 'my note, fixed');
+    await messageItem(page, 'hi Ada').locator(`${tid('reaction')}[data-reaction="👍"]`).waitFor();
+    expect(await page.locator(`${tid('message-list')} .change-status`).count()).toBe(0);
+    await updates.until(2);
+    expect(updates.items.map((m) => [m.text, m.reactions])).toEqual([
+      ['hi Ada', { '👍': ['Ada'] }],
+      ['my note, fixed', {}],
+    ]);
+
+    // A NUL character is refused for good (invalid_payload): the edit fails under the message, and says so.
+    const fixed = messageItem(page, 'my note, fixed');
+    await fixed.hover();
+    await fixed.locator(tid('edit-button')).click();
+    await page.fill(tid('edit-input'), 'bad\u0000text');
+    await page.press(tid('edit-input'), 'Enter');
+    const refused = fixed.locator('.change-status', { hasText: 'Edit not saved' });
+    await refused.waitFor();
+    await screenshot(page, 'refused');
+    await refused.getByRole('button', { name: 'Give this change up' }).click();
+    await refused.waitFor({ state: 'detached' });
+    expect(await messageTexts(page)).toEqual(['hi Ada', 'my note, fixed']);
+    expect(updates.items).toHaveLength(2);
   });
 
   it('explains the room-name rules when a name is refused, and joins nothing', async () => {

@@ -6,7 +6,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { chromium, type Browser, type BrowserContextOptions, type Page } from 'playwright-core';
+import { chromium, type Browser, type BrowserContextOptions, type Locator, type Page } from 'playwright-core';
 import { defer } from '../helpers/cleanup';
 
 const ROOT = path.join(__dirname, '..', '..');
@@ -115,6 +115,23 @@ export async function seesMessage(page: Page, text: string, timeout = 10_000): P
     [tid('message-list'), text] as const,
     { timeout },
   );
+}
+
+/** The stored message shown whose text contains `text`. */
+export function messageItem(page: Page, text: string): Locator {
+  return page.locator(`${tid('message-list')} .timeline:not(.outbox) .msg`, { has: page.locator('.text', { hasText: text }) });
+}
+
+/** The serious and critical accessibility violations axe-core finds on the page as it is. */
+export async function seriousViolations(page: Page): Promise<Array<{ id: string; impact: string; targets: string[] }>> {
+  // Evaluated through the debugger protocol, which the page's CSP does not govern.
+  await page.evaluate(fs.readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8'));
+  const violations = await page.evaluate(async () => {
+    const axe = (window as unknown as { axe: { run(): Promise<{ violations: Array<{ id: string; impact: string; nodes: Array<{ target: string[] }> }> }> } }).axe;
+    const result = await axe.run();
+    return result.violations.map((v) => ({ id: v.id, impact: v.impact, targets: v.nodes.map((n) => n.target.join(' ')) }));
+  });
+  return violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
 }
 
 /** The names in the member list. */

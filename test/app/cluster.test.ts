@@ -3,7 +3,6 @@
  * one Redis behind HAProxy, pages in headless Chromium coming through the
  * balancer. One topology for the whole file (no test here breaks it).
  */
-import fs from 'node:fs';
 import type { Browser, Page } from 'playwright-core';
 import { useSharedCluster } from '../helpers/cluster';
 import {
@@ -11,11 +10,13 @@ import {
   joinRoom,
   memberNames,
   membersAre,
+  messageItem,
   messageTexts,
   openApp,
   PHONE,
   screenshot,
   seesMessage,
+  seriousViolations,
   send,
   shown,
   sidewaysScroll,
@@ -177,17 +178,7 @@ describe('the browser app on two instances behind the balancer', () => {
   });
 
   it('has no serious or critical accessibility violations (axe-core)', async () => {
-    const axeSource = fs.readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
-    const audit = async (page: Page) => {
-      // Evaluated through the debugger protocol, which the page's CSP does not govern.
-      await page.evaluate(axeSource);
-      const violations = await page.evaluate(async () => {
-        const axe = (window as unknown as { axe: { run(): Promise<{ violations: Array<{ id: string; impact: string; nodes: Array<{ target: string[] }> }> }> } }).axe;
-        const result = await axe.run();
-        return result.violations.map((v) => ({ id: v.id, impact: v.impact, targets: v.nodes.map((n) => n.target.join(' ')) }));
-      });
-      return violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
-    };
+    const audit = seriousViolations;
     const welcome = await openApp(browser(), url());
     await welcome.waitForSelector(tid('name-input'));
     expect(await audit(welcome)).toEqual([]);
@@ -212,5 +203,101 @@ describe('the browser app on two instances behind the balancer', () => {
     await ada.keyboard.press('Shift+Tab');
     const outline = await ada.evaluate(() => getComputedStyle(document.activeElement!).outlineStyle);
     expect(outline).toBe('solid');
+  });
+
+  it('shows an edit and a reaction made on one page on a page served by the other instance, with who reacted', async () => {
+    const [ada, bo] = await pagesOnTwoInstances('changes');
+    await send(ada, 'helo everyone');
+    await seesMessage(bo, 'helo everyone');
+
+    // Ada fixes her typo: hover, Edit, type, Enter.
+    const adas = messageItem(ada, 'helo everyone');
+    await adas.hover();
+    await adas.locator(tid('edit-button')).click();
+    await ada.fill(tid('edit-input'), 'hello everyone');
+    await ada.press(tid('edit-input'), 'Enter');
+    await seesMessage(bo, 'hello everyone');
+    const bos = messageItem(bo, 'hello everyone');
+    expect(await bos.locator('.edited').textContent()).toBe('(edited)');
+    expect(await messageTexts(bo)).toEqual(['hello everyone']);
+
+    // Bo reacts from the picker; Ada sees it, with who gave it.
+    await bos.hover();
+    await bos.locator(tid('react-button')).click();
+    await bo.click(`${tid('reaction-picker')} [data-reaction="👍"]`);
+    const chip = (page: Page) => messageItem(page, 'hello everyone').locator(`${tid('reaction')}[data-reaction="👍"]`);
+    await chip(ada).waitFor();
+    const counted = async (page: Page, n: number) =>
+      page.waitForFunction(([sel, count]) => document.querySelector(sel)?.querySelector('.reaction-count')?.textContent === count, [
+        `${tid('message-list')} ${tid('reaction')}[data-reaction="👍"]`,
+        String(n),
+      ] as const);
+    await counted(ada, 1);
+    expect(await chip(ada).getAttribute('title')).toBe('Bo');
+    expect(await chip(ada).getAttribute('aria-pressed')).toBe('false');
+
+    // One click on the chip adds Ada's; both pages count two, and name both.
+    await chip(ada).click();
+    await counted(bo, 2);
+    expect(await chip(bo).getAttribute('aria-label')).toBe('👍 2: You and Ada. Click to remove yours');
+    expect(await chip(bo).getAttribute('aria-pressed')).toBe('true');
+    await counted(ada, 2);
+    expect(await chip(ada).getAttribute('title')).toBe('Bo and You');
+    // Who reacted shows on keyboard focus too: Shift+Tab from the message's first control reaches the chip.
+    await ada.mouse.move(0, 0);
+    await messageItem(ada, 'hello everyone').locator(tid('react-button')).focus();
+    await ada.keyboard.press('Shift+Tab');
+    expect(await ada.evaluate(() => document.activeElement?.getAttribute('data-reaction'))).toBe('👍');
+    const who = messageItem(ada, 'hello everyone').locator('.reaction-who');
+    await who.waitFor({ state: 'visible' });
+    expect(await who.textContent()).toBe('Bo and You');
+    await screenshot(ada);
+
+    // Bo takes his back with one click.
+    await chip(bo).click();
+    await counted(ada, 1);
+    expect(await chip(ada).getAttribute('title')).toBe('You');
+    expect(await chip(ada).getAttribute('aria-pressed')).toBe('true');
+  });
+
+  it('shows a deleted message as "message deleted" everywhere, and stays clean for axe-core with edits, reactions and the picker shown', async () => {
+    const [ada, bo] = await pagesOnTwoInstances('tombstones');
+    await send(bo, 'oops, wrong room');
+    await send(ada, 'look at this');
+    await seesMessage(ada, 'oops, wrong room');
+    await seesMessage(bo, 'look at this');
+
+    const oops = messageItem(bo, 'oops');
+    await oops.hover();
+    await oops.locator(tid('delete-button')).click();
+    await bo.click(tid('delete-confirm'));
+    for (const page of [ada, bo]) {
+      await page.waitForFunction((sel) => document.querySelector(sel)?.textContent === 'message deleted', `${tid('message-list')} .msg .text.deleted`);
+      expect(await messageTexts(page)).toEqual(['message deleted', 'look at this']);
+      // A tombstone has nothing left to edit or react to.
+      expect(await page.locator(`${tid('message-list')} .msg.is-deleted button`).count()).toBe(0);
+    }
+
+    // An edit and a reaction on screen, and the picker open.
+    const look = messageItem(bo, 'look at this');
+    await look.hover();
+    await look.locator(tid('react-button')).click();
+    await bo.click(`${tid('reaction-picker')} [data-reaction="🎉"]`);
+    await messageItem(ada, 'look at this').locator(`${tid('reaction')}[data-reaction="🎉"]`).waitFor();
+    const mine = messageItem(ada, 'look at this');
+    await mine.hover();
+    await mine.locator(tid('edit-button')).click();
+    await ada.fill(tid('edit-input'), 'look at this one');
+    await ada.press(tid('edit-input'), 'Enter');
+    await seesMessage(bo, 'look at this one');
+    await messageItem(ada, 'look at this one').hover();
+    await messageItem(ada, 'look at this one').locator(tid('react-button')).click();
+    await ada.waitForSelector(tid('reaction-picker'));
+    expect(await seriousViolations(ada)).toEqual([]);
+    expect(await seriousViolations(bo)).toEqual([]);
+    await screenshot(ada);
+    // Escape closes the picker.
+    await ada.keyboard.press('Escape');
+    await ada.waitForSelector(tid('reaction-picker'), { state: 'detached' });
   });
 });

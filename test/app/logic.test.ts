@@ -1,5 +1,6 @@
-/** The app's pure parts: names, links, timeline placement, typing text. */
+/** The app's pure parts: names, links, timeline placement, typing text, reaction chips. */
 import { checkDisplayName, checkRoomName } from '../../client/app/names';
+import { reactionChips, whoReacted } from '../../client/app/reactions';
 import { hashFor, roomFromHash } from '../../client/app/router';
 import { dayLabel, GROUP_WINDOW_MS, placeAfter } from '../../client/app/timeline';
 import { typingText } from '../../client/app/typing';
@@ -71,5 +72,36 @@ describe('typing text', () => {
     expect(typingText(['Ada', 'Bo'])).toBe('Ada and Bo are typing…');
     expect(typingText(['Ada', 'Bo', 'Cy'])).toBe('Ada, Bo and Cy are typing…');
     expect(typingText(['Ada', 'Bo', 'Cy', 'Di'])).toBe('Several people are typing…');
+  });
+});
+
+describe('reaction chips', () => {
+  const names: Record<string, string> = { u1: 'Ada', u2: 'Bo', u3: 'Cy' };
+  const nameOf = (id: string) => names[id] ?? id;
+  const self = { id: 'u2', name: 'Bo' };
+
+  it('names who gave each reaction in the order they gave it, this user as You, and says which are ours', () => {
+    const chips = reactionChips({ '👍': ['u1', 'u2'], '🎉': ['u3'], '🙈': ['stranger'] }, [], self, nameOf);
+    expect(chips).toEqual([
+      { reaction: '👍', names: ['Ada', 'You'], mine: true },
+      { reaction: '🎉', names: ['Cy'], mine: false },
+      { reaction: '🙈', names: ['stranger'], mine: false },
+    ]);
+  });
+
+  it('keeps the chips in the order first shown, new ones after, and drops emptied ones', () => {
+    // The server may list them in another order after a change.
+    const chips = reactionChips({ '🎉': ['u3'], '❤️': ['u1'], '👍': ['u1'], '😮': [] }, ['👍', '😂', '🎉'], self, nameOf);
+    expect(chips.map((c) => c.reaction)).toEqual(['👍', '🎉', '❤️']);
+    expect(reactionChips({}, ['👍'], undefined, nameOf)).toEqual([]);
+  });
+
+  it('says who reacted in words, counting the rest past a dozen', () => {
+    expect(whoReacted(['You'])).toBe('You');
+    expect(whoReacted(['Ada', 'You'])).toBe('Ada and You');
+    expect(whoReacted(['Ada', 'Bo', 'Cy'])).toBe('Ada, Bo and Cy');
+    const many = Array.from({ length: 14 }, (_, i) => `p${i}`);
+    expect(whoReacted(many)).toBe(`${many.slice(0, 12).join(', ')} and 2 others`);
+    expect(whoReacted([...many.slice(0, 13)])).toBe(`${many.slice(0, 12).join(', ')} and 1 other`);
   });
 });
