@@ -168,14 +168,13 @@ export function renderMessage(state: MessageState, actions: MessageActions): HTM
   return item;
 }
 
-/** The text; an edited one says so after it (outside `.text`, which holds the message's text alone). */
+/** The text; an edited one says so after its last word (outside `.text`, which holds the message's text alone). */
 function textLine(state: MessageState): HTMLElement {
-  const text = el('p', 'text', state.text);
-  if (state.editedTs === undefined) return text;
-  const line = el('div', 'text-line');
+  if (state.editedTs === undefined) return el('p', 'text', state.text);
+  const line = el('p', 'text-line');
   const mark = el('span', 'edited', '(edited)');
   mark.title = `Edited ${fullTime(state.editedTs)}`;
-  line.append(text, mark);
+  line.append(el('span', 'text', state.text), ' ', mark);
   return line;
 }
 
