@@ -2,9 +2,11 @@
  * `npm run screenshots`: takes the README's pictures of the browser app
  * from the real thing. Starts one in-memory instance, fills a few rooms with
  * a conversation (yesterday's history and today's), has other users chat,
- * type and sit in other rooms, and photographs the app in the system's
- * headless Chromium at desktop and phone widths into docs/screenshots/.
- * `CHROMIUM_PATH` picks another Chromium.
+ * type, edit, delete, react and sit in other rooms, and photographs the app
+ * in the system's headless Chromium at desktop and phone widths into
+ * docs/screenshots/. `CHROMIUM_PATH` picks another Chromium. Reactions are
+ * emoji: without a colour emoji font on the machine (Debian:
+ * fonts-noto-color-emoji) they show as the fonts there draw them.
  */
 import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
@@ -27,6 +29,7 @@ const DESIGN: Array<[string, string, number]> = [
   ['Grace Hopper', 'Good catch, fixing it today.', 25 * 60],
   ['Ada Lovelace', 'Shipping the phone layout this afternoon.', 48],
   ['Ada Lovelace', 'The room list becomes a drawer under 760 px, members open over the messages.', 47],
+  ['Linus', 'Wrong room, sorry.', 40],
   ['Grace Hopper', 'Tried it on my phone: no sideways scrolling, even with that 300-character URL Linus posted 😄', 31],
   ['Linus', 'https://example.com/a/very/long/link/that/used/to/break/every/layout/we/ever/had/and/now/simply/wraps', 30],
   ['Grace Hopper', 'Deploy checklist:\n1. bump the version\n2. run the load test\n3. announce in #release-train', 12],
@@ -53,9 +56,12 @@ async function main(): Promise<void> {
   try {
     // The pictures show the same clock whenever they are taken: 14:05 today, as the pages see it.
     const now = new Date().setHours(14, 5, 0, 0);
+    const design = new Map<string, string>();
     for (const [name, text, minutesAgo] of DESIGN) {
-      await backend.store.append({ id: randomUUID(), room: 'design', clientId: randomUUID(), user: { id: name, name }, text, ts: now - minutesAgo * MINUTE });
+      const { message } = await backend.store.append({ id: randomUUID(), room: 'design', clientId: randomUUID(), user: { id: name, name }, text, ts: now - minutesAgo * MINUTE });
+      design.set(text, message.id);
     }
+    const id = (start: string) => [...design].find(([text]) => text.startsWith(start))![1];
     const person = async (name: string, rooms: string[]) => {
       const client = new ParleyClient({ url, auth: { name } });
       clients.push(client);
@@ -66,6 +72,16 @@ async function main(): Promise<void> {
     const linus = await person('Linus', ['design', 'lobby', 'release-train']);
     await person('Margaret', ['release-train', 'random']);
     await person('Dennis', ['random']);
+    // Changes to #design: an edit, a deletion, reactions (one of them the page's user's, from another of her devices).
+    const adaElsewhere = await person('Ada Lovelace', ['design']);
+    await grace.edit('design', id('Tried it on my phone'), 'Tried it on my phone and my tablet: no sideways scrolling, even with that 300-character URL Linus posted 😄');
+    await linus.remove('design', id('Wrong room'));
+    await grace.react('design', id('Shipping the phone layout'), '🎉');
+    await linus.react('design', id('Shipping the phone layout'), '🎉');
+    await linus.react('design', id('Shipping the phone layout'), '🚀');
+    await linus.react('design', id('Deploy checklist'), '👍');
+    await adaElsewhere.react('design', id('Deploy checklist'), '👍');
+    await grace.react('design', id('Tried it on my phone'), '😂');
 
     const page = async (viewport: { width: number; height: number }): Promise<Page> => {
       const context = await browser.newContext({ viewport, deviceScaleFactor: 2, colorScheme: 'light' });
@@ -88,6 +104,9 @@ async function main(): Promise<void> {
     await desktop.waitForSelector('li[data-room="lobby"] [data-testid="unread"]:not([hidden])');
     grace.setTyping('design', true);
     await desktop.waitForFunction(() => document.querySelector('[data-testid="typing"]')?.textContent !== '');
+    // Who gave a reaction shows on hover (and on keyboard focus).
+    await desktop.hover('[data-testid="reaction"][data-reaction="🎉"]');
+    await desktop.waitForSelector('.reaction-who', { state: 'visible' });
     await desktop.screenshot({ path: path.join(out, 'desktop.png') });
 
     const phone = await page({ width: 390, height: 844 });
