@@ -204,15 +204,16 @@ export function sendContinuously(members: Member[], paceMs = 40): Traffic {
   };
 }
 
-/** Resolves once every member was handed every message up to `seq`; rejects naming the laggards after `timeoutMs`. */
-export function allReceived(members: Member[], seq: number, timeoutMs = 30_000): Promise<void> {
-  const done = () => members.every((m) => (m.got.at(-1)?.message.seq ?? 0) >= seq);
+/**
+ * Resolves once `done()` holds, checked whenever a member is handed a message
+ * or an update; rejects with `laggards()` in the message after `timeoutMs`.
+ */
+function whenMembers(members: Member[], done: () => boolean, what: string, laggards: () => string, timeoutMs: number): Promise<void> {
   if (done()) return Promise.resolve();
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {
       cleanup();
-      const behind = members.map((m) => `${m.name}@${m.got.at(-1)?.message.seq ?? 0}`).join(', ');
-      reject(new Error(`not every member reached seq ${seq} within ${timeoutMs} ms: ${behind}`));
+      reject(new Error(`not every member ${what} within ${timeoutMs} ms: ${laggards()}`));
     }, timeoutMs);
     const check = () => {
       if (!done()) return;
@@ -221,10 +222,22 @@ export function allReceived(members: Member[], seq: number, timeoutMs = 30_000):
     };
     const cleanup = () => {
       clearTimeout(timer);
-      for (const m of members) m.client.off('message', check);
+      for (const m of members) m.client.off('message', check).off('update', check);
     };
-    for (const m of members) m.client.on('message', check);
+    for (const m of members) m.client.on('message', check).on('update', check);
   });
+}
+
+/** Resolves once every member was handed every message up to `seq`; rejects naming the laggards after `timeoutMs`. */
+export function allReceived(members: Member[], seq: number, timeoutMs = 30_000): Promise<void> {
+  const last = (m: Member) => m.got.at(-1)?.message.seq ?? 0;
+  return whenMembers(
+    members,
+    () => members.every((m) => last(m) >= seq),
+    `reached seq ${seq}`,
+    () => members.map((m) => `${m.name}@${last(m)}`).join(', '),
+    timeoutMs,
+  );
 }
 
 /**
@@ -280,30 +293,13 @@ export function allSettled(members: Member[], server: Map<string, Message>, time
     const latest = latestStates(m);
     return [...server.values()].filter((s) => (latest.get(s.id)?.rev ?? 0) < s.rev).length;
   };
-  const done = () => members.every((m) => behind(m) === 0);
-  if (done()) return Promise.resolve();
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
-      cleanup();
-      reject(new Error(`not every member got the latest state of every message within ${timeoutMs} ms: ${members.map((m) => `${m.name} ${behind(m)} behind`).join(', ')}`));
-    }, timeoutMs);
-    const check = () => {
-      if (!done()) return;
-      cleanup();
-      resolve();
-    };
-    const cleanup = () => {
-      clearTimeout(timer);
-      for (const m of members) {
-        m.client.off('message', check);
-        m.client.off('update', check);
-      }
-    };
-    for (const m of members) {
-      m.client.on('message', check);
-      m.client.on('update', check);
-    }
-  });
+  return whenMembers(
+    members,
+    () => members.every((m) => behind(m) === 0),
+    'got the latest state of every message',
+    () => members.map((m) => `${m.name} ${behind(m)} behind`).join(', '),
+    timeoutMs,
+  );
 }
 
 /**
