@@ -159,7 +159,8 @@ export class ParleyClient extends Emitter<ParleyClientEvents> {
    * their member counts and latest `seq` (`rooms:list`; in token mode only
    * those the `rooms` claim allows). Waits for the connection while it is
    * being made; rejects with `disconnected` when offline or the connection
-   * drops first, `timeout` without an answer in `ackTimeoutMs`.
+   * drops first, `timeout` without an answer in `ackTimeoutMs`, `closed`
+   * once the client is closed.
    */
   async rooms(): Promise<RoomSummary[]> {
     await this.whenConnected();
@@ -283,8 +284,9 @@ export class ParleyClient extends Emitter<ParleyClientEvents> {
     return this.outbox.change(request);
   }
 
-  /** Resolves once connected; rejects with `disconnected` while offline (or once the connection gives up). */
+  /** Resolves once connected; rejects with `disconnected` while offline (or once the connection gives up), `closed` once closed. */
   private whenConnected(): Promise<void> {
+    if (this.closed) return Promise.reject(new ParleyError('closed', 'the client is closed'));
     if (this.connection.connected) return Promise.resolve();
     return new Promise((resolve, reject) => {
       const check = (status: ConnectionStatus) => {

@@ -1,7 +1,7 @@
 import type { Message, OutboxEntry, ParleyClient } from '../../client/sdk';
-import { collect } from '../helpers/events';
+import { collect, waitFor } from '../helpers/events';
 import { startServer, type TestServer } from '../helpers/server';
-import { awayWhile, changeQuietly, dropConnection, handshakeGate, sdkClient, storeQuietly } from './sdk';
+import { awayWhile, changeQuietly, dropConnection, handshakeGate, sdkClient, serverSockets, storeQuietly } from './sdk';
 
 /** What `client` hands over from now on, in order: `m<seq>@<rev>` for a message, `u<seq>@<rev>` for an update. */
 function handovers(client: ParleyClient): string[] {
@@ -242,7 +242,12 @@ describe('SDK changes to messages', () => {
       { room: 'dev', members: 1, seq: 0 },
       { room: 'lobby', members: 2, seq: 1 },
     ]);
-    carol.close();
+    // Offline (the server ended the session): no list, at once.
+    const offline = waitFor(carol, 'status', (s) => s === 'offline');
+    serverSockets(server, 'carol')[0].disconnect();
+    await offline;
     await expect(carol.rooms()).rejects.toMatchObject({ code: 'disconnected' });
+    carol.close();
+    await expect(carol.rooms()).rejects.toMatchObject({ code: 'closed' });
   });
 });
