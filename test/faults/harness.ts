@@ -4,8 +4,8 @@ import type { Message, ParleyClient } from '../../client/sdk';
 import { startCluster, type Cluster } from '../../scripts/topology/cluster';
 import type { Instance } from '../../scripts/topology/instance';
 import { defer } from '../helpers/cleanup';
-import { ok } from '../helpers/events';
-import { connect } from '../helpers/server';
+import { ok, waitFor } from '../helpers/events';
+import { client } from '../helpers/server';
 import { sdkClient } from '../sdk/sdk';
 
 /**
@@ -263,9 +263,16 @@ function strip(message: Message | undefined) {
   return kept;
 }
 
-/** Every message of ROOM in its current state on the service, by id (read with room:changes after 0, paging). */
+/**
+ * Every message of ROOM in its current state on the service, by id (read
+ * with room:changes after 0, paging). Its socket reconnects on its own like
+ * the members': after a fault the balancer may still count instances down.
+ */
 export async function serverState(url: string): Promise<Map<string, Message>> {
-  const socket = await connect(url, 'auditor', { transports: ['websocket'] });
+  const socket = client(url, { name: 'auditor' }, { transports: ['websocket'], reconnection: true, reconnectionDelay: 100, reconnectionDelayMax: 500 });
+  const session = waitFor(socket, 'session', () => true, 15_000);
+  socket.connect();
+  await session;
   const state = new Map<string, Message>();
   try {
     for (let after = 0; ; ) {
