@@ -10,11 +10,12 @@ import { Server } from 'socket.io';
 import { identify, originAllowed } from './auth';
 import type { Backend } from './backend';
 import { Chat } from './chat';
-import { DEFAULTS, MAX_FRAME_BYTES, type Config } from './config';
+import { DEFAULTS, type Config } from './config';
 import { AppError } from './errors';
 import { createHttpApp } from './http/routes';
 import type { Logger } from './logger';
 import type { Metrics } from './metrics';
+import { Guards } from './realtime/guards';
 import { registerHandlers } from './realtime/handlers';
 import { Recovery } from './recovery';
 import { isChatRoom, userRoom, type ParleyServer } from './sockets';
@@ -32,11 +33,12 @@ export interface AppDeps {
   httpServer?: http.Server;
 }
 
+/** The settings an app takes; those left out fall back to `DEFAULTS`. */
 export type AppOptions = Pick<
   Config,
   'instanceId' | 'authSecret' | 'allowedOrigins' | 'trustProxy' | 'limits' | 'drainTimeoutMs'
 > &
-  Partial<Pick<Config, 'pingIntervalMs' | 'pingTimeoutMs'>>;
+  Partial<Pick<Config, 'pingIntervalMs' | 'pingTimeoutMs' | 'maxFrameBytes' | 'maxBodyBytes' | 'maxRoomsPerConnection'>>;
 
 export interface App {
   readonly httpServer: http.Server;
@@ -74,7 +76,7 @@ export function createApp(deps: AppDeps, options: AppOptions): App {
     // Draining refuses new transports at the Engine.IO level: a middleware
     // error would stop socket.io-client's auto-reconnection.
     allowRequest: (_req, callback) => callback(null, !draining),
-    maxHttpBufferSize: MAX_FRAME_BYTES,
+    maxHttpBufferSize: options.maxFrameBytes ?? DEFAULTS.maxFrameBytes,
     // Sockets that drop without a goodbye leave their rooms within
     // pingInterval + pingTimeout.
     pingInterval: options.pingIntervalMs ?? DEFAULTS.pingIntervalMs,
@@ -84,10 +86,11 @@ export function createApp(deps: AppDeps, options: AppOptions): App {
   if (backend.bus) io.adapter(backend.bus.adapter);
   const chat = new Chat(io, backend, metrics);
   const recovery = new Recovery(io, backend, logger);
+  const guards = new Guards({ maxRoomsPerConnection: options.maxRoomsPerConnection ?? DEFAULTS.maxRoomsPerConnection, logger, metrics});
 
   const httpApp = createHttpApp({
     chat,
-    config: options,
+    config: { ...options, maxBodyBytes: options.maxBodyBytes ?? DEFAULTS.maxBodyBytes },
     metrics,
     logger,
     ready,
@@ -135,7 +138,7 @@ export function createApp(deps: AppDeps, options: AppOptions): App {
     metrics.connectedSockets.inc();
     logger.info({ socket: socket.id, user: user.id, address: socket.handshake.address }, 'connected');
     socket.join(userRoom(user));
-    registerHandlers(socket, { io, chat, backend, recovery, metrics, logger });
+    registerHandlers(socket, { io, chat, backend, recovery, guards, metrics, logger });
     socket.emit('session', { user, instanceId: options.instanceId });
     socket.on('disconnect', (reason) => {
       metrics.connectedSockets.dec();

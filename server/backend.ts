@@ -69,12 +69,12 @@ export interface MemoryBackend extends Backend {
   presence: MemoryPresence;
 }
 
-export function createMemoryBackend(config: Pick<Config, 'historyMax' | 'limits'>): MemoryBackend {
+export function createMemoryBackend(config: Pick<Config, 'historyMax' | 'limits'> & Partial<Pick<Config, 'rateLimits'>>): MemoryBackend {
   return {
     kind: 'memory',
     store: new MemoryMessageStore(config.historyMax),
     presence: new MemoryPresence(),
-    limits: config.limits ? new FlexibleRateLimits() : noLimits,
+    limits: config.limits ? new FlexibleRateLimits(config.rateLimits) : noLimits,
     ready: () => true,
     close: async () => {},
   };

@@ -2,6 +2,7 @@
  * Every setting of an instance: read from the environment once, checked, and
  * typed, with each default stated once (`DEFAULTS`).
  */
+import fs from 'node:fs';
 import { isIP } from 'node:net';
 import os from 'node:os';
 import { z } from 'zod';
@@ -22,13 +23,43 @@ export const DEFAULTS = {
   pingTimeoutMs: 20_000,
   presenceHeartbeatMs: 5000,
   presenceStaleMs: 15_000,
+  /** The largest Socket.IO frame a client may send: a larger one closes its connection. */
+  maxFrameBytes: 64 * 1024,
+  /** The largest HTTP request body: a larger one answers 413 `too_large`. */
+  maxBodyBytes: 64 * 1024,
+  /**
+   * Output queued for one connection and not yet taken by its peer: past it
+   * the connection is ended (a client that stopped reading).
+   */
+  maxOutputBytes: 1024 * 1024,
+  /** Rooms one connection may be in at once. */
+  maxRoomsPerConnection: 100,
+  /** Rate limits (points per window), lifted by `LIMITS=off`. */
+  rateLimits: {
+    // A user may post in bursts (a pasted list, a fast typist) but not flood a room.
+    send: { points: 30, durationSec: 10 },
+    join: { points: 60, durationSec: 10 },
+    // The app says "typing" at most every 3 s per room, and "stopped".
+    typing: { points: 30, durationSec: 10 },
+    // Connections per address: enough for a household behind one NAT reconnecting at once.
+    connect: { points: 120, durationSec: 60 },
+  },
+  /** Time to receive a whole HTTP request (headers and body) before it answers 408. */
+  httpRequestTimeoutMs: 30_000,
+  /** Time to receive an HTTP request's headers. */
+  httpHeadersTimeoutMs: 10_000,
+  /** How long an idle keep-alive HTTP connection stays open. */
+  httpKeepAliveTimeoutMs: 5000,
 } as const;
 
-/**
- * The largest Socket.IO frame and HTTP body an instance accepts, in bytes: a
- * fixed limit on what a client can make an instance hold, not a setting.
- */
-export const MAX_FRAME_BYTES = 64 * 1024;
+/** A rate limit: `points` events per `durationSec` seconds, per key. */
+export interface RateRule {
+  points: number;
+  durationSec: number;
+}
+
+/** The rate limits of an instance, by kind (see `DEFAULTS.rateLimits`). */
+export type RateRules = Record<keyof (typeof DEFAULTS)['rateLimits'], RateRule>;
 
 /**
  * Every setting of an instance, read from the environment once and checked
@@ -48,6 +79,21 @@ export interface Config {
   authSecret?: string;
   /** Browser origins allowed besides the server's own. @default [] */
   allowedOrigins: string[];
+  /**
+   * The server's own public origin(s): when set, "same origin" means one of
+   * these, not whatever the request's `Host` header says (DNS rebinding).
+   * @default [] (the Host header decides: development only)
+   */
+  publicOrigins: string[];
+  /** PEM certificate chain and private key files: set = the instance serves HTTPS and WSS. */
+  tlsCert?: string;
+  tlsKey?: string;
+  /** Bearer token `/metrics` requires; unset = no token. */
+  metricsToken?: string;
+  /** A separate address for `/metrics` (then not served on `PORT`); unset = on `PORT`. */
+  metricsPort?: number;
+  /** Bind address of the metrics port. @default HOST */
+  metricsHost: string;
   /** Name of this instance in logs, metrics and `session`. @default hostname:port */
   instanceId: string;
   /** Honour `X-Forwarded-For` from a balancer. @default false */
@@ -75,6 +121,14 @@ export interface Config {
    */
   presenceHeartbeatMs: number;
   presenceStaleMs: number;
+  maxFrameBytes: number;
+  maxBodyBytes: number;
+  maxOutputBytes: number;
+  maxRoomsPerConnection: number;
+  rateLimits: RateRules;
+  httpRequestTimeoutMs: number;
+  httpHeadersTimeoutMs: number;
+  httpKeepAliveTimeoutMs: number;
 }
 
 export class ConfigError extends Error {
@@ -99,6 +153,36 @@ const whole = (min: number, max: number) =>
 const port = whole(0, 65535);
 /** An IP address or a DNS name (what `listen` can bind). */
 const HOSTNAME = /^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
+/** Comma-separated origins (`scheme://host[:port]`), normalised. */
+const origins = z
+  .string()
+  .transform((v) => v.split(',').map((o) => o.trim()).filter(Boolean))
+  // An origin is scheme://host[:port]: "localhost:3000" would parse as a URL
+  // with the scheme "localhost:" and silently allow nothing.
+  .pipe(z.array(z.string().url().regex(/^https?:\/\/[^/]/i, 'each origin must start with http:// or https://').transform((o) => new URL(o).origin)))
+  .default('');
+/** A rate limit written `points/seconds`, e.g. `30/10`. */
+const rate = (fallback: RateRule) =>
+  z
+    .string()
+    .trim()
+    .regex(/^\d{1,7}\/\d{1,6}s?$/, 'must be points/seconds, e.g. 30/10')
+    .transform((v) => {
+      const [points, seconds] = v.replace(/s$/, '').split('/').map(Number);
+      return { points, durationSec: seconds };
+    })
+    .refine((r) => r.points >= 1 && r.durationSec >= 1, 'points and seconds must be at least 1')
+    .optional()
+    .transform((r) => r ?? { ...fallback });
+/** A file the instance must be able to read (a PEM file). */
+const readable = z.string().refine((file) => {
+  try {
+    fs.accessSync(file, fs.constants.R_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}, 'must be a readable file');
 const flag = z
   .string()
   .transform((v) => v.trim().toLowerCase())
@@ -118,13 +202,16 @@ const fields = {
     .optional(),
   REDIS_PUBSUB: z.enum(['sharded', 'classic']).optional(),
   AUTH_SECRET: z.string().min(16, 'must be at least 16 characters').optional(),
-  ALLOWED_ORIGINS: z
+  ALLOWED_ORIGINS: origins,
+  PUBLIC_ORIGIN: origins,
+  TLS_CERT: readable.optional(),
+  TLS_KEY: readable.optional(),
+  METRICS_TOKEN: z.string().min(16, 'must be at least 16 characters').regex(/^[\x21-\x7e]+$/, 'must be printable ASCII without spaces').optional(),
+  METRICS_PORT: port.optional(),
+  METRICS_HOST: z
     .string()
-    .transform((v) => v.split(',').map((o) => o.trim()).filter(Boolean))
-    // An origin is scheme://host[:port]: "localhost:3000" would parse as a URL
-    // with the scheme "localhost:" and silently allow nothing.
-    .pipe(z.array(z.string().url().regex(/^https?:\/\/[^/]/i, 'each origin must start with http:// or https://').transform((o) => new URL(o).origin)))
-    .default(''),
+    .refine((h) => isIP(h) !== 0 || HOSTNAME.test(h), 'must be an IP address or a host name')
+    .optional(),
   INSTANCE_ID: z.string().regex(/^[A-Za-z0-9_.:-]{1,64}$/, 'must be 1-64 of [A-Za-z0-9_.:-]').optional(),
   TRUST_PROXY: flag.default('off'),
   LIMITS: flag.default('on'),
@@ -135,7 +222,21 @@ const fields = {
   PING_TIMEOUT_MS: whole(100, 300_000).default(String(DEFAULTS.pingTimeoutMs)),
   PRESENCE_HEARTBEAT_MS: whole(100, 60_000).default(String(DEFAULTS.presenceHeartbeatMs)),
   PRESENCE_STALE_MS: whole(200, 300_000).default(String(DEFAULTS.presenceStaleMs)),
+  MAX_FRAME_BYTES: whole(1024, 100 * 1024 * 1024).default(String(DEFAULTS.maxFrameBytes)),
+  MAX_BODY_BYTES: whole(1024, 100 * 1024 * 1024).default(String(DEFAULTS.maxBodyBytes)),
+  MAX_OUTPUT_BYTES: whole(64 * 1024, 1024 * 1024 * 1024).default(String(DEFAULTS.maxOutputBytes)),
+  MAX_ROOMS_PER_CONNECTION: whole(1, 100_000).default(String(DEFAULTS.maxRoomsPerConnection)),
+  LIMIT_SEND: rate(DEFAULTS.rateLimits.send),
+  LIMIT_JOIN: rate(DEFAULTS.rateLimits.join),
+  LIMIT_TYPING: rate(DEFAULTS.rateLimits.typing),
+  LIMIT_CONNECT: rate(DEFAULTS.rateLimits.connect),
+  HTTP_REQUEST_TIMEOUT_MS: whole(100, 3_600_000).default(String(DEFAULTS.httpRequestTimeoutMs)),
+  HTTP_HEADERS_TIMEOUT_MS: whole(100, 3_600_000).default(String(DEFAULTS.httpHeadersTimeoutMs)),
+  HTTP_KEEPALIVE_TIMEOUT_MS: whole(100, 3_600_000).default(String(DEFAULTS.httpKeepAliveTimeoutMs)),
 } as const;
+
+/** Variables whose values never appear in an error message. */
+const SECRETS = new Set(['AUTH_SECRET', 'METRICS_TOKEN']);
 
 /**
  * Reads the config from an environment. An empty variable counts as unset.
@@ -147,7 +248,9 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): Config {
     const raw = env[name];
     const parsed = (schema as z.ZodTypeAny).safeParse(raw === '' ? undefined : raw);
     if (!parsed.success) {
-      throw new ConfigError(name, `${parsed.error.issues[0]?.message ?? 'invalid'} (got ${JSON.stringify(raw)})`);
+      // A secret is not echoed into logs: its length is enough to spot a typo.
+      const got = SECRETS.has(name) ? `${raw?.length ?? 0} characters` : JSON.stringify(raw);
+      throw new ConfigError(name, `${parsed.error.issues[0]?.message ?? 'invalid'} (got ${got})`);
     }
     values[name] = parsed.data;
   }
@@ -157,6 +260,16 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (v.PRESENCE_STALE_MS < 2 * v.PRESENCE_HEARTBEAT_MS) {
     throw new ConfigError('PRESENCE_STALE_MS', `must be at least twice PRESENCE_HEARTBEAT_MS (${v.PRESENCE_HEARTBEAT_MS})`);
   }
+  if ((v.TLS_CERT === undefined) !== (v.TLS_KEY === undefined)) {
+    throw new ConfigError(v.TLS_CERT === undefined ? 'TLS_CERT' : 'TLS_KEY', 'TLS_CERT and TLS_KEY go together');
+  }
+  // Node cuts a request off at requestTimeout only once its headers are in.
+  if (v.HTTP_HEADERS_TIMEOUT_MS > v.HTTP_REQUEST_TIMEOUT_MS) {
+    throw new ConfigError('HTTP_HEADERS_TIMEOUT_MS', `must not exceed HTTP_REQUEST_TIMEOUT_MS (${v.HTTP_REQUEST_TIMEOUT_MS})`);
+  }
+  if (v.METRICS_PORT !== undefined && v.METRICS_PORT !== 0 && v.METRICS_PORT === v.PORT) {
+    throw new ConfigError('METRICS_PORT', 'must differ from PORT');
+  }
   return {
     port: v.PORT,
     host: v.HOST,
@@ -164,6 +277,12 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): Config {
     redisPubSub: v.REDIS_PUBSUB,
     authSecret: v.AUTH_SECRET,
     allowedOrigins: v.ALLOWED_ORIGINS,
+    publicOrigins: v.PUBLIC_ORIGIN,
+    tlsCert: v.TLS_CERT,
+    tlsKey: v.TLS_KEY,
+    metricsToken: v.METRICS_TOKEN,
+    metricsPort: v.METRICS_PORT,
+    metricsHost: v.METRICS_HOST ?? v.HOST,
     instanceId: v.INSTANCE_ID ?? `${os.hostname()}:${v.PORT}`,
     trustProxy: v.TRUST_PROXY,
     limits: v.LIMITS,
@@ -174,5 +293,13 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): Config {
     pingTimeoutMs: v.PING_TIMEOUT_MS,
     presenceHeartbeatMs: v.PRESENCE_HEARTBEAT_MS,
     presenceStaleMs: v.PRESENCE_STALE_MS,
+    maxFrameBytes: v.MAX_FRAME_BYTES,
+    maxBodyBytes: v.MAX_BODY_BYTES,
+    maxOutputBytes: v.MAX_OUTPUT_BYTES,
+    maxRoomsPerConnection: v.MAX_ROOMS_PER_CONNECTION,
+    rateLimits: { send: v.LIMIT_SEND, join: v.LIMIT_JOIN, typing: v.LIMIT_TYPING, connect: v.LIMIT_CONNECT },
+    httpRequestTimeoutMs: v.HTTP_REQUEST_TIMEOUT_MS,
+    httpHeadersTimeoutMs: v.HTTP_HEADERS_TIMEOUT_MS,
+    httpKeepAliveTimeoutMs: v.HTTP_KEEPALIVE_TIMEOUT_MS,
   };
 }

@@ -4,24 +4,17 @@
  * redis/limits.ts).
  */
 import { RateLimiterMemory, RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible';
+import { DEFAULTS, type RateRule, type RateRules } from './config';
 import { AppError } from './errors';
 
-export type LimitKind = 'send' | 'join' | 'connect';
+/** What is counted: sends (per user), joins (per socket), typing (per user), connections (per address). */
+export type LimitKind = keyof RateRules;
 
 /** Token-bucket style limits on untrusted traffic; `LIMITS=off` lifts them. */
 export interface RateLimits {
   /** Counts one `kind` event for `key`; throws `rate_limited` with `retryAfterMs` past the limit. */
   consume(kind: LimitKind, key: string): Promise<void>;
 }
-
-/** Points per window, per key. */
-export const LIMIT_RULES: Record<LimitKind, { points: number; durationSec: number }> = {
-  // A user may post in bursts (a pasted list, a fast typist) but not flood a room.
-  send: { points: 30, durationSec: 10 },
-  join: { points: 60, durationSec: 10 },
-  // Connections per address: enough for a household behind one NAT reconnecting at once.
-  connect: { points: 120, durationSec: 60 },
-};
 
 /**
  * Limits built on rate-limiter-flexible, whose limiters come in a memory and a
@@ -31,13 +24,15 @@ export class FlexibleRateLimits implements RateLimits {
   private readonly limiters: Record<LimitKind, RateLimiterAbstract>;
 
   constructor(
-    make: (kind: LimitKind, rule: { points: number; durationSec: number }) => RateLimiterAbstract = (kind, rule) =>
+    rules: RateRules = DEFAULTS.rateLimits,
+    make: (kind: LimitKind, rule: RateRule) => RateLimiterAbstract = (kind, rule) =>
       new RateLimiterMemory({ keyPrefix: kind, points: rule.points, duration: rule.durationSec }),
   ) {
     this.limiters = {
-      send: make('send', LIMIT_RULES.send),
-      join: make('join', LIMIT_RULES.join),
-      connect: make('connect', LIMIT_RULES.connect),
+      send: make('send', rules.send),
+      join: make('join', rules.join),
+      typing: make('typing', rules.typing),
+      connect: make('connect', rules.connect),
     };
   }
 

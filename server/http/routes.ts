@@ -5,7 +5,7 @@
 import express, { type NextFunction, type Request, type Response } from 'express';
 import { identify, type Identity } from '../auth';
 import { deleteRequest, editRequest, reactionRequest, type Chat, type ChangeRequest } from '../chat';
-import { MAX_FRAME_BYTES, type Config } from '../config';
+import type { Config } from '../config';
 import { AppError, HTTP_STATUS, retryAfterHeader, toErrorBody } from '../errors';
 import type { Logger } from '../logger';
 import type { Metrics } from '../metrics';
@@ -23,7 +23,7 @@ import { serveStatic } from './static';
 
 export interface RoutesDeps {
   chat: Chat;
-  config: Pick<Config, 'authSecret' | 'trustProxy'>;
+  config: Pick<Config, 'authSecret' | 'trustProxy' | 'maxBodyBytes'>;
   metrics: Metrics;
   logger: Logger;
   /** `/readyz`: whether this instance takes traffic now. */
@@ -54,7 +54,7 @@ export function createHttpApp(deps: RoutesDeps): express.Express {
   });
 
   const api = express.Router();
-  api.use(express.json({ limit: MAX_FRAME_BYTES }));
+  api.use(express.json({ limit: config.maxBodyBytes }));
 
   // Token mode: every /api route needs a bearer token.
   const bearer = (req: Request): Identity | undefined => {

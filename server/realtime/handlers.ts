@@ -11,6 +11,7 @@ import { AppError, toErrorBody } from '../errors';
 import type { Logger } from '../logger';
 import type { Metrics } from '../metrics';
 import type { Recovery } from '../recovery';
+import type { Guards } from './guards';
 import { userRoom, type ParleyServer, type ParleySocket } from '../sockets';
 import {
   parseChanges,
@@ -30,6 +31,7 @@ export interface HandlerDeps {
   chat: Chat;
   backend: Backend;
   recovery: Recovery;
+  guards: Guards;
   metrics: Metrics;
   logger: Logger;
 }
@@ -40,7 +42,7 @@ export interface HandlerDeps {
  * a missing ack, a payload of any shape or an unknown event are all harmless.
  */
 export function registerHandlers(socket: ParleySocket, deps: HandlerDeps): void {
-  const { io, chat, backend, recovery, metrics, logger } = deps;
+  const { io, chat, backend, recovery, guards, metrics, logger } = deps;
   const identity = socket.data.identity;
   const user = identity.user;
   const log = logger.child({ socket: socket.id, user: user.id });
@@ -73,6 +75,7 @@ export function registerHandlers(socket: ParleySocket, deps: HandlerDeps): void 
     const wasJoined = socket.data.rooms.has(room);
     socket.data.rooms.add(room);
     try {
+      guards.assertRoomSlots(socket);
       await backend.bus?.subscribed(room);
       const { first, members, version } = await backend.presence.join(room, user, socket.id);
       // A leave or a disconnect may have run while presence was being written
@@ -142,6 +145,7 @@ export function registerHandlers(socket: ParleySocket, deps: HandlerDeps): void 
     const { room, typing } = parseTyping(p);
     assertMayUse(identity, room);
     mustBeJoined(room, 'typing in it');
+    await backend.limits.consume('typing', user.id);
     // To the room's other users: not even this user's other sockets.
     io.to(room).except(userRoom(user)).emit('typing', { room, user, typing });
     return {};

@@ -45,7 +45,7 @@ export interface RedisBackend extends Backend {
  * until Redis answers.
  */
 export async function createRedisBackend(
-  config: Pick<Config, 'redisUrl' | 'historyMax' | 'limits' | 'instanceId'>,
+  config: Pick<Config, 'redisUrl' | 'historyMax' | 'limits' | 'instanceId'> & Partial<Pick<Config, 'rateLimits'>>,
   logger: Logger,
   options: RedisBackendOptions = {},
 ): Promise<RedisBackend> {
@@ -80,7 +80,7 @@ export async function createRedisBackend(
     presenceId,
     store: new RedisMessageStore(links, config.historyMax),
     presence,
-    limits: createRedisLimits(links, config.limits),
+    limits: createRedisLimits(links, config.limits, config.rateLimits),
     bus,
     ready: () => links.ready(),
     close: () =>

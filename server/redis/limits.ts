@@ -2,6 +2,7 @@
  * Rate limits counted in Redis, shared by every instance.
  */
 import { RateLimiterMemory, RateLimiterRedis } from 'rate-limiter-flexible';
+import { DEFAULTS, type RateRules } from '../config';
 import { FlexibleRateLimits, noLimits, type RateLimits } from '../limits';
 import type { RedisLinks } from './connection';
 import { keys } from './keys';
@@ -12,7 +13,7 @@ import { keys } from './keys';
  * falls back to an in-memory limiter with the same rules: a Redis error
  * never fails a request and never lets everyone through unchecked.
  */
-export function createRedisLimits(links: RedisLinks, enabled: boolean): RateLimits {
+export function createRedisLimits(links: RedisLinks, enabled: boolean, rules: RateRules = DEFAULTS.rateLimits): RateLimits {
   if (!enabled) return noLimits;
   // What RateLimiterRedis calls on a node-redis 4 client (`useRedisPackage`)
   // for a consume with a duration: EVAL. Wrapped for the command timeout, which
@@ -23,6 +24,7 @@ export function createRedisLimits(links: RedisLinks, enabled: boolean): RateLimi
     multi: () => links.command.multi(),
   };
   return new FlexibleRateLimits(
+    rules,
     (kind, rule) =>
       new RateLimiterRedis({
         storeClient,

@@ -105,11 +105,102 @@ describe('readConfig', () => {
     ['DRAIN_TIMEOUT_MS', '-5'],
     ['PING_INTERVAL_MS', '1'],
     ['PING_TIMEOUT_MS', 'soon'],
+    ['PUBLIC_ORIGIN', 'chat.example.com'],
+    ['TLS_CERT', '/nonexistent/cert.pem'],
+    ['METRICS_TOKEN', 'short'],
+    ['METRICS_TOKEN', 'has spaces in it, sixteen+'],
+    ['METRICS_PORT', '70000'],
+    ['METRICS_HOST', 'not a host'],
+    ['MAX_FRAME_BYTES', '10'],
+    ['MAX_BODY_BYTES', 'big'],
+    ['MAX_OUTPUT_BYTES', '1000'],
+    ['MAX_ROOMS_PER_CONNECTION', '0'],
+    ['LIMIT_SEND', '30'],
+    ['LIMIT_JOIN', '0/10'],
+    ['LIMIT_TYPING', 'many'],
+    ['LIMIT_CONNECT', '10/0'],
+    ['HTTP_REQUEST_TIMEOUT_MS', '5'],
+    ['HTTP_HEADERS_TIMEOUT_MS', 'soon'],
+    ['HTTP_KEEPALIVE_TIMEOUT_MS', '-1'],
   ])('refuses %s=%j with a ConfigError naming the variable', (variable, value) => {
     const err = failure({ [variable]: value });
     expect(err.variable).toBe(variable);
     expect(err.message.startsWith(`${variable}: `)).toBe(true);
     expect(err.message).not.toContain('\n');
+  });
+
+  it('reads the security and resource settings, each with its default', () => {
+    expect(readConfig({})).toMatchObject({
+      publicOrigins: [],
+      metricsHost: '0.0.0.0',
+      maxFrameBytes: 65536,
+      maxBodyBytes: 65536,
+      maxOutputBytes: 1048576,
+      maxRoomsPerConnection: 100,
+      rateLimits: {
+        send: { points: 30, durationSec: 10 },
+        join: { points: 60, durationSec: 10 },
+        typing: { points: 30, durationSec: 10 },
+        connect: { points: 120, durationSec: 60 },
+      },
+      httpRequestTimeoutMs: 30_000,
+      httpHeadersTimeoutMs: 10_000,
+      httpKeepAliveTimeoutMs: 5000,
+    });
+    const config = readConfig({
+      HOST: '127.0.0.1',
+      PUBLIC_ORIGIN: 'https://chat.example.com/',
+      TLS_CERT: __filename,
+      TLS_KEY: __filename,
+      METRICS_TOKEN: 'scrape-0123456789abcdef',
+      METRICS_PORT: '9100',
+      MAX_FRAME_BYTES: '131072',
+      MAX_BODY_BYTES: '2048',
+      MAX_OUTPUT_BYTES: '262144',
+      MAX_ROOMS_PER_CONNECTION: '5',
+      LIMIT_SEND: '10/5',
+      LIMIT_JOIN: '20/10s',
+      LIMIT_TYPING: '5/1',
+      LIMIT_CONNECT: '1000/60',
+      HTTP_REQUEST_TIMEOUT_MS: '2000',
+      HTTP_HEADERS_TIMEOUT_MS: '1000',
+      HTTP_KEEPALIVE_TIMEOUT_MS: '65000',
+    });
+    expect(config).toMatchObject({
+      publicOrigins: ['https://chat.example.com'],
+      tlsCert: __filename,
+      tlsKey: __filename,
+      metricsToken: 'scrape-0123456789abcdef',
+      metricsPort: 9100,
+      metricsHost: '127.0.0.1',
+      maxFrameBytes: 131072,
+      maxBodyBytes: 2048,
+      maxOutputBytes: 262144,
+      maxRoomsPerConnection: 5,
+      rateLimits: {
+        send: { points: 10, durationSec: 5 },
+        join: { points: 20, durationSec: 10 },
+        typing: { points: 5, durationSec: 1 },
+        connect: { points: 1000, durationSec: 60 },
+      },
+      httpRequestTimeoutMs: 2000,
+      httpHeadersTimeoutMs: 1000,
+      httpKeepAliveTimeoutMs: 65000,
+    });
+  });
+
+  it.each([
+    [{ TLS_CERT: __filename }, 'TLS_KEY'],
+    [{ TLS_KEY: __filename }, 'TLS_CERT'],
+    [{ HTTP_REQUEST_TIMEOUT_MS: '1000', HTTP_HEADERS_TIMEOUT_MS: '2000' }, 'HTTP_HEADERS_TIMEOUT_MS'],
+    [{ PORT: '3000', METRICS_PORT: '3000' }, 'METRICS_PORT'],
+  ])('refuses the combination %j', (env, variable) => {
+    expect(failure(env).variable).toBe(variable);
+  });
+
+  it('never repeats a secret in its error', () => {
+    expect(failure({ METRICS_TOKEN: 'tiny secret' }).message).not.toContain('tiny secret');
+    expect(failure({ AUTH_SECRET: 'tiny secret' }).message).not.toContain('tiny secret');
   });
 
   it('accepts the edges of the ranges', () => {

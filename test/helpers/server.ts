@@ -3,6 +3,7 @@ import { io as ioClient, type Socket } from 'socket.io-client';
 import type { ClientToServerEvents, HandshakeAuth, ServerToClientEvents, SessionEvent } from '../../protocol';
 import { createApp, type App, type AppOptions } from '../../server/app';
 import { createMemoryBackend, type Backend } from '../../server/backend';
+import type { RateRules } from '../../server/config';
 import { createLogger } from '../../server/logger';
 import { createMetrics } from '../../server/metrics';
 import { defer } from './cleanup';
@@ -24,11 +25,12 @@ let counter = 0;
  * `port` starts it where a closed one was (an instance coming back).
  */
 export async function startServer(
-  options: Partial<AppOptions> & { backend?: Backend; historyMax?: number; port?: number } = {},
+  options: Partial<AppOptions> & { backend?: Backend; historyMax?: number; port?: number; rateLimits?: RateRules } = {},
 ): Promise<TestServer> {
+  const { backend: given, historyMax, port: fixedPort, rateLimits, ...settings } = options;
   const instanceId = options.instanceId ?? `test-${process.pid}-${++counter}`;
   const limits = options.limits ?? false;
-  const backend = options.backend ?? createMemoryBackend({ historyMax: options.historyMax ?? 10_000, limits });
+  const backend = given ?? createMemoryBackend({ historyMax: historyMax ?? 10_000, limits, rateLimits });
   const app = createApp(
     {
       backend,
@@ -37,6 +39,7 @@ export async function startServer(
       publicDir: path.join(__dirname, '..', '..', 'dist', 'public'),
     },
     {
+      ...settings,
       instanceId,
       authSecret: options.authSecret,
       allowedOrigins: options.allowedOrigins ?? [],
@@ -45,7 +48,7 @@ export async function startServer(
       drainTimeoutMs: options.drainTimeoutMs ?? 2000,
     },
   );
-  const port = await app.listen(options.port ?? 0, '127.0.0.1');
+  const port = await app.listen(fixedPort ?? 0, '127.0.0.1');
   defer(() => app.close());
   return { app, url: `http://127.0.0.1:${port}`, port, backend };
 }

@@ -1,4 +1,4 @@
-import { LIMIT_RULES } from '../../server/limits';
+import { DEFAULTS } from '../../server/config';
 import { call, ok } from '../helpers/events';
 import { redisBackend, startRedis } from '../helpers/redis';
 import { connect, startServer } from '../helpers/server';
@@ -12,7 +12,7 @@ describe('rate limits over redis', () => {
     const onB = await connect(b.url, 'alice');
     await ok(onA, 'room:join', { room: 'lobby' });
     await ok(onB, 'room:join', { room: 'lobby' });
-    const { points } = LIMIT_RULES.send;
+    const { points } = DEFAULTS.rateLimits.send;
     for (let i = 0; i < points; i++) await ok(i % 2 ? onA : onB, 'message:send', { room: 'lobby', text: `m${i}`, clientId: `c${i}` });
     const over = await call(onA, 'message:send', { room: 'lobby', text: 'one too many', clientId: 'over' });
     expect(over).toMatchObject({ ok: false, error: { code: 'rate_limited', retryAfterMs: expect.any(Number) } });
@@ -26,7 +26,7 @@ describe('rate limits over redis', () => {
     const redis = await startRedis();
     const backend = await redisBackend(redis.url, { limits: true });
     await redis.stop();
-    const { points } = LIMIT_RULES.send;
+    const { points } = DEFAULTS.rateLimits.send;
     for (let i = 0; i < points; i++) await backend.limits.consume('send', 'alice');
     await expect(backend.limits.consume('send', 'alice')).rejects.toMatchObject({ code: 'rate_limited' });
     await backend.limits.consume('send', 'bob');
