@@ -244,8 +244,17 @@ export interface MessageUpdateEvent {
   message: Message;
 }
 
+/**
+ * Extension: the server ends the session, and says why just before it
+ * disconnects the socket (`io server disconnect`, after which
+ * socket.io-client does not reconnect by itself). `unauthorized`: the
+ * token expired; connect again with a fresh one (the same token is refused).
+ */
+export type SessionEndedEvent = ErrorBody;
+
 export interface ServerToClientEvents {
   session: (payload: SessionEvent) => void;
+  'session:ended': (payload: SessionEndedEvent) => void;
   message: (payload: Message) => void;
   'message:update': (payload: MessageUpdateEvent) => void;
   presence: (payload: PresenceEvent) => void;

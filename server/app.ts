@@ -31,6 +31,8 @@ export interface AppDeps {
    * connected); the app takes over its requests. @default a new server
    */
   httpServer?: http.Server;
+  /** The clock that token expiry is judged by. @default Date.now */
+  now?: () => number;
 }
 
 /** The settings an app takes; those left out fall back to `DEFAULTS`. */
@@ -86,7 +88,7 @@ export function createApp(deps: AppDeps, options: AppOptions): App {
   if (backend.bus) io.adapter(backend.bus.adapter);
   const chat = new Chat(io, backend, metrics);
   const recovery = new Recovery(io, backend, logger);
-  const guards = new Guards({ maxRoomsPerConnection: options.maxRoomsPerConnection ?? DEFAULTS.maxRoomsPerConnection, logger, metrics});
+  const guards = new Guards({ maxRoomsPerConnection: options.maxRoomsPerConnection ?? DEFAULTS.maxRoomsPerConnection, logger, metrics, now: deps.now });
 
   const httpApp = createHttpApp({
     chat,
@@ -138,6 +140,7 @@ export function createApp(deps: AppDeps, options: AppOptions): App {
     metrics.connectedSockets.inc();
     logger.info({ socket: socket.id, user: user.id, address: socket.handshake.address }, 'connected');
     socket.join(userRoom(user));
+    guards.watch(socket);
     registerHandlers(socket, { io, chat, backend, recovery, guards, metrics, logger });
     socket.emit('session', { user, instanceId: options.instanceId });
     socket.on('disconnect', (reason) => {

@@ -12,6 +12,8 @@ export interface Identity {
   user: User;
   /** The token's `rooms` claim: names, or prefixes ending in `*`. Undefined = every room. */
   rooms?: string[];
+  /** When the token expires (its `exp`, in ms since the epoch); undefined in open mode. */
+  expiresAt?: number;
 }
 
 /**
@@ -52,7 +54,7 @@ function verifyToken(token: unknown, secret: string): Identity {
   if (rooms !== undefined && !(Array.isArray(rooms) && rooms.every((r) => typeof r === 'string'))) {
     throw new AppError('unauthorized', 'token: rooms must be a list of room names');
   }
-  return { user: { id: claims.sub, name }, rooms };
+  return { user: { id: claims.sub, name }, rooms, expiresAt: claims.exp * 1000 };
 }
 
 /** Whether the identity's `rooms` claim allows `room`. */

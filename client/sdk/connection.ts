@@ -32,7 +32,7 @@ export type ConnectionEvents = Pick<ServerToClientEvents, 'session' | 'message' 
   connected: () => void;
   /** The connection dropped (or was closed): whatever was joined on it is gone. */
   disconnected: () => void;
-  /** The server refused the handshake and socket.io will not retry by itself. */
+  /** The server refused the handshake, or ended the session, and socket.io will not retry by itself. */
   refused: (error: ParleyError) => void;
 };
 
@@ -60,6 +60,10 @@ export class Connection extends Emitter<ConnectionEvents> {
   /** Handshakes refused with `rate_limited` in a row, for the backoff. */
   private refusals = 0;
   private retryTimer: ReturnType<typeof setTimeout> | undefined;
+  /** Why the server said it ends the session (`session:ended`), until the disconnect that follows. */
+  private ending: ParleyError | undefined;
+  /** The `auth` option when it is a function: asked again at every (re)connection. */
+  private readonly authFn: (() => HandshakeAuth | Promise<HandshakeAuth>) | undefined;
   /** Stops listening to the browser's online/offline events. */
   private unwatchNetwork: (() => void) | undefined;
 
@@ -67,6 +71,7 @@ export class Connection extends Emitter<ConnectionEvents> {
     super();
     const { auth } = options;
     const authFn = typeof auth === 'function' ? (auth as () => HandshakeAuth | Promise<HandshakeAuth>) : undefined;
+    this.authFn = authFn;
     const socketOptions: Partial<ManagerOptions & SocketOptions> = {
       transports: ['websocket', 'polling'],
       tryAllTransports: true,
@@ -174,11 +179,21 @@ export class Connection extends Emitter<ConnectionEvents> {
       this.updateStatus();
       this.emit('connected');
     });
+    socket.on('session:ended', (error) => {
+      const code = refusalCode(new Error(error?.code));
+      this.ending = new ParleyError(code, `session ended: ${error?.message ?? code}`);
+    });
     socket.on('disconnect', (reason) => {
+      const ending = reason === 'io server disconnect' ? this.ending : undefined;
+      this.ending = undefined;
+      // An expired token: a function gives a fresh one at the next handshake;
+      // the same token again would be refused.
+      if (ending?.code === 'unauthorized' && this.authFn && !this.closed) socket.connect();
       // socket.io-client does not reconnect after the server ended the session.
       if (!socket.active && reason !== 'io client disconnect') this.gaveUp = true;
       this.updateStatus();
       this.emit('disconnected');
+      if (ending && this.gaveUp) this.emit('refused', ending);
     });
     socket.on('connect_error', (err) => this.onConnectError(err));
     socket.io.on('reconnect_attempt', () => this.updateStatus());

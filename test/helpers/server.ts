@@ -25,9 +25,9 @@ let counter = 0;
  * `port` starts it where a closed one was (an instance coming back).
  */
 export async function startServer(
-  options: Partial<AppOptions> & { backend?: Backend; historyMax?: number; port?: number; rateLimits?: RateRules } = {},
+  options: Partial<AppOptions> & { backend?: Backend; historyMax?: number; port?: number; rateLimits?: RateRules; now?: () => number } = {},
 ): Promise<TestServer> {
-  const { backend: given, historyMax, port: fixedPort, rateLimits, ...settings } = options;
+  const { backend: given, historyMax, port: fixedPort, rateLimits, now, ...settings } = options;
   const instanceId = options.instanceId ?? `test-${process.pid}-${++counter}`;
   const limits = options.limits ?? false;
   const backend = given ?? createMemoryBackend({ historyMax: historyMax ?? 10_000, limits, rateLimits });
@@ -37,6 +37,7 @@ export async function startServer(
       logger: createLogger(instanceId, (process.env.TEST_LOG_LEVEL as 'info') ?? 'silent'),
       metrics: createMetrics(instanceId),
       publicDir: path.join(__dirname, '..', '..', 'dist', 'public'),
+      now,
     },
     {
       ...settings,
