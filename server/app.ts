@@ -12,7 +12,9 @@ import type { Backend } from './backend';
 import { Chat } from './chat';
 import { DEFAULTS, type Config } from './config';
 import { AppError } from './errors';
-import { createHttpApp } from './http/routes';
+import { createHttpApp, createMetricsApp } from './http/routes';
+import { corsOptions, securityHeadersFor } from './http/security';
+import { createHttpServer, type HttpServer } from './http/server';
 import type { Logger } from './logger';
 import type { Metrics } from './metrics';
 import { Guards } from './realtime/guards';
@@ -30,7 +32,7 @@ export interface AppDeps {
    * A server already listening (answering "starting" while the backend
    * connected); the app takes over its requests. @default a new server
    */
-  httpServer?: http.Server;
+  httpServer?: HttpServer;
   /** The clock that token expiry is judged by. @default Date.now */
   now?: () => number;
 }
@@ -40,14 +42,36 @@ export type AppOptions = Pick<
   Config,
   'instanceId' | 'authSecret' | 'allowedOrigins' | 'trustProxy' | 'limits' | 'drainTimeoutMs'
 > &
-  Partial<Pick<Config, 'pingIntervalMs' | 'pingTimeoutMs' | 'maxFrameBytes' | 'maxBodyBytes' | 'maxRoomsPerConnection'>>;
+  Partial<
+    Pick<
+      Config,
+      | 'pingIntervalMs'
+      | 'pingTimeoutMs'
+      | 'publicOrigins'
+      | 'maxFrameBytes'
+      | 'maxBodyBytes'
+      | 'maxRoomsPerConnection'
+      | 'tlsCert'
+      | 'tlsKey'
+      | 'httpRequestTimeoutMs'
+      | 'httpHeadersTimeoutMs'
+      | 'httpKeepAliveTimeoutMs'
+      | 'metricsToken'
+      | 'metricsPort'
+      | 'metricsHost'
+    >
+  >;
 
 export interface App {
-  readonly httpServer: http.Server;
+  readonly httpServer: HttpServer;
+  /** `/metrics` on a port of its own (`METRICS_PORT`); undefined = served on the main port. */
+  readonly metricsServer?: http.Server;
   readonly io: ParleyServer;
   readonly chat: Chat;
   /** Listens; resolves with the port actually bound (useful with port 0). */
   listen(port: number, host?: string): Promise<number>;
+  /** Listens on `METRICS_PORT`/`METRICS_HOST` when set; resolves with the port bound, or undefined. */
+  listenMetrics(): Promise<number | undefined>;
   /** Whether `/readyz` answers 200. */
   ready(): boolean;
   /**
@@ -70,11 +94,12 @@ export function createApp(deps: AppDeps, options: AppOptions): App {
   let draining = false;
   const ready = () => !draining && backend.ready();
 
+  const origins = { allowed: options.allowedOrigins, publicOrigins: options.publicOrigins ?? [] };
   const io: ParleyServer = new Server({
-    // Browsers on other origins must reach the handshake to be told
-    // `forbidden_origin` (a CORS failure would read as a network error);
-    // the origin itself is checked in the middleware below.
-    cors: { origin: true, credentials: true },
+    // CORS (for long-polling) answers the allowed origins only. A browser on
+    // another origin connecting over WebSocket, which CORS does not govern,
+    // is told `forbidden_origin` by the middleware below.
+    cors: corsOptions(origins),
     // Draining refuses new transports at the Engine.IO level: a middleware
     // error would stop socket.io-client's auto-reconnection.
     allowRequest: (_req, callback) => callback(null, !draining),
@@ -90,23 +115,31 @@ export function createApp(deps: AppDeps, options: AppOptions): App {
   const recovery = new Recovery(io, backend, logger);
   const guards = new Guards({ maxRoomsPerConnection: options.maxRoomsPerConnection ?? DEFAULTS.maxRoomsPerConnection, logger, metrics, now: deps.now });
 
+  const ownMetricsPort = options.metricsPort !== undefined;
   const httpApp = createHttpApp({
     chat,
     config: { ...options, maxBodyBytes: options.maxBodyBytes ?? DEFAULTS.maxBodyBytes },
+    origins,
     metrics,
     logger,
     ready,
     publicDir: deps.publicDir ?? path.join(__dirname, '..', 'public'),
+    serveMetrics: !ownMetricsPort,
   });
   // Socket.IO attaches after express so that it takes /socket.io/ requests first.
-  const httpServer = deps.httpServer ?? http.createServer();
+  const httpServer = deps.httpServer ?? createHttpServer(options);
   httpServer.removeAllListeners('request');
   httpServer.on('request', httpApp);
   io.attach(httpServer);
+  // Socket.IO's own answers (long-polling, the WebSocket upgrade) carry the security headers too.
+  io.engine.on('headers', (headers: Record<string, string>, req: http.IncomingMessage) => {
+    Object.assign(headers, securityHeadersFor(req, options.trustProxy));
+  });
+  const metricsServer = ownMetricsPort ? http.createServer(createMetricsApp({ metrics, logger, config: options })) : undefined;
 
   io.use((socket, next) => {
     const { headers } = socket.handshake;
-    if (!originAllowed(headers.origin, headers.host, options.allowedOrigins)) {
+    if (!originAllowed(headers.origin, headers.host, origins)) {
       metrics.handshakesRefused.inc({ reason: 'forbidden_origin' });
       return next(new Error('forbidden_origin'));
     }
@@ -174,12 +207,14 @@ export function createApp(deps: AppDeps, options: AppOptions): App {
   async function runClose(): Promise<void> {
     await (drainPromise ??= runDrain());
     await new Promise<void>((resolve) => io.close(() => resolve()));
+    if (metricsServer?.listening) await new Promise((resolve) => metricsServer.close(resolve));
     await backend.close();
     logger.info('closed');
   }
 
   return {
     httpServer,
+    metricsServer,
     io,
     chat,
     ready,
@@ -190,6 +225,17 @@ export function createApp(deps: AppDeps, options: AppOptions): App {
         httpServer.listen(port, host, () => {
           httpServer.off('error', reject);
           resolve((httpServer.address() as AddressInfo).port);
+        });
+      });
+    },
+    listenMetrics() {
+      if (!metricsServer) return Promise.resolve(undefined);
+      if (metricsServer.listening) return Promise.resolve((metricsServer.address() as AddressInfo).port);
+      return new Promise((resolve, reject) => {
+        metricsServer.once('error', reject);
+        metricsServer.listen(options.metricsPort, options.metricsHost, () => {
+          metricsServer.off('error', reject);
+          resolve((metricsServer.address() as AddressInfo).port);
         });
       });
     },

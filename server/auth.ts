@@ -68,11 +68,21 @@ export function assertMayUse(identity: Identity, room: string): void {
   if (!mayUse(identity, room)) throw new AppError('forbidden', `room ${room} is not allowed by your token`);
 }
 
+/** Which browser origins may use the service. */
+export interface OriginRules {
+  /** `ALLOWED_ORIGINS`: origins allowed besides the server's own. */
+  allowed: string[];
+  /** `PUBLIC_ORIGIN`: the server's own origin(s); empty = whatever `Host` names. */
+  publicOrigins: string[];
+}
+
 /**
- * Whether a browser Origin may connect: no Origin (not a browser), the
- * server's own origin (same host), or one of `ALLOWED_ORIGINS`.
+ * Whether a browser Origin may connect or call the API: no Origin (not a
+ * browser), the server's own origin, or one of `ALLOWED_ORIGINS`. The
+ * server's own origin is `PUBLIC_ORIGIN` when set; otherwise the request's
+ * `Host`, which a DNS-rebinding page controls (development only).
  */
-export function originAllowed(origin: string | undefined, host: string | undefined, allowed: string[]): boolean {
+export function originAllowed(origin: string | undefined, host: string | undefined, rules: OriginRules): boolean {
   if (!origin) return true;
   let parsed: URL;
   try {
@@ -80,6 +90,10 @@ export function originAllowed(origin: string | undefined, host: string | undefin
   } catch {
     return false;
   }
-  if (host && parsed.host === host) return true;
-  return allowed.includes(parsed.origin);
+  if (rules.publicOrigins.length > 0) {
+    if (rules.publicOrigins.includes(parsed.origin)) return true;
+  } else if (host && parsed.host === host) {
+    return true;
+  }
+  return rules.allowed.includes(parsed.origin);
 }

@@ -49,14 +49,15 @@ async function main(): Promise<void> {
 
   // Listen before the backend connects: while Redis cannot be reached at
   // start-up, the instance answers /readyz 503 rather than nothing at all.
-  const httpServer = startingServer();
+  const httpServer = startingServer(config);
   await new Promise<void>((resolve, reject) => {
     httpServer.once('error', reject);
     httpServer.listen(config.port, config.host, () => resolve());
   }).catch(cannotListen);
   const { port } = httpServer.address() as AddressInfo;
   const shownHost = config.host === '0.0.0.0' || config.host === '::' ? 'localhost' : config.host;
-  process.stdout.write(`Parley is running at http://${shownHost}:${port}\n`);
+  const scheme = config.tlsCert ? 'https' : 'http';
+  process.stdout.write(`Parley is running at ${scheme}://${shownHost}:${port}\n`);
   let app: App | undefined;
   let stopping = false;
   const stop = (signal: NodeJS.Signals) => {
@@ -80,7 +81,14 @@ async function main(): Promise<void> {
   setInterval(() => metrics.redisUp.set(backend.ready() ? 1 : 0), 1000).unref();
 
   app = createApp({ backend, logger, metrics, httpServer }, config);
-  logger.info({ port, backend: backend.kind, auth: config.authSecret ? 'token' : 'open' }, 'ready');
+  const metricsPort = await app.listenMetrics().catch((err: NodeJS.ErrnoException) => {
+    process.stderr.write(`parley: cannot listen on METRICS_HOST=${config.metricsHost} METRICS_PORT=${config.metricsPort}: ${err.code ?? err.message}\n`);
+    process.exit(2);
+  });
+  logger.info({ port, metricsPort, tls: scheme === 'https', backend: backend.kind, auth: config.authSecret ? 'token' : 'open' }, 'ready');
+  // Said once at start-up, where an operator looks: see the README's production checklist.
+  if (!config.authSecret) logger.warn('open mode: anyone may connect under any name; set AUTH_SECRET outside development');
+  else if (config.publicOrigins.length === 0) logger.warn('PUBLIC_ORIGIN is unset: the same-origin check trusts the Host header (DNS rebinding)');
 }
 
 main().catch((err) => {

@@ -251,16 +251,18 @@ export async function startInstance(options: InstanceOptions = {}): Promise<Inst
   try {
     // With port 0 the system picks the port; the banner line tells which.
     let port = options.port ?? 0;
+    let scheme = 'http';
     await pollUntil(
       `instance ${instanceId} to listen`,
       async () => {
-        const banner = /\b[A-Z]\w* is running at http:\/\/[^\s:]+:(\d+)/.exec(output.toString());
-        if (banner) port = Number(banner[1]);
+        const banner = /\b[A-Z]\w* is running at (https?):\/\/[^\s:]+:(\d+)/.exec(output.toString());
+        if (banner) [, scheme, port] = [banner[0], banner[1], Number(banner[2])];
         return banner !== null;
       },
       { timeoutMs: options.readyTimeoutMs ?? 20_000, abort },
     );
-    const url = `http://${host}:${port}`;
+    // An https instance (TLS_CERT) is checked by its caller, who holds the CA: waitReady false.
+    const url = `${scheme}://${host}:${port}`;
     if (options.waitReady ?? true) {
       await pollUntil(`${url}/readyz to answer 200`, async () => (await httpStatus(`${url}/readyz`)) === 200, {
         timeoutMs: options.readyTimeoutMs ?? 20_000,

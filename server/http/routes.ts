@@ -2,8 +2,9 @@
  * The HTTP surface (express): the browser app, `/healthz`, `/readyz`,
  * `/metrics` and the REST API, with errors answered as the contract's codes.
  */
+import { createHash, timingSafeEqual } from 'node:crypto';
 import express, { type NextFunction, type Request, type Response } from 'express';
-import { identify, type Identity } from '../auth';
+import { identify, type Identity, type OriginRules } from '../auth';
 import { deleteRequest, editRequest, reactionRequest, type Chat, type ChangeRequest } from '../chat';
 import type { Config } from '../config';
 import { AppError, HTTP_STATUS, retryAfterHeader, toErrorBody } from '../errors';
@@ -19,11 +20,16 @@ import {
   parseRoom,
   queryNumber,
 } from '../validation';
+import { corsFor, refuseForeignOrigins, securityHeaders } from './security';
 import { serveStatic } from './static';
 
 export interface RoutesDeps {
   chat: Chat;
-  config: Pick<Config, 'authSecret' | 'trustProxy' | 'maxBodyBytes'>;
+  config: Pick<Config, 'authSecret' | 'trustProxy' | 'maxBodyBytes' | 'metricsToken'>;
+  /** Which browser origins may call the API. */
+  origins: OriginRules;
+  /** Whether `/metrics` is served here (not when it has a port of its own). @default true */
+  serveMetrics?: boolean;
   metrics: Metrics;
   logger: Logger;
   /** `/readyz`: whether this instance takes traffic now. */
@@ -38,6 +44,8 @@ export function createHttpApp(deps: RoutesDeps): express.Express {
   const app = express();
   app.disable('x-powered-by');
   if (config.trustProxy) app.set('trust proxy', true);
+  app.use(securityHeaders(config.trustProxy));
+  app.use(corsFor(deps.origins));
 
   app.get('/healthz', (_req, res) => {
     res.json({ ok: true });
@@ -46,14 +54,10 @@ export function createHttpApp(deps: RoutesDeps): express.Express {
     const ready = deps.ready();
     res.status(ready ? 200 : 503).json({ ok: ready });
   });
-  app.get('/metrics', (_req, res, next) => {
-    metrics.registry
-      .metrics()
-      .then((text) => res.type(metrics.registry.contentType).send(text))
-      .catch(next);
-  });
+  if (deps.serveMetrics !== false) app.get('/metrics', metricsHandler(metrics, config.metricsToken));
 
   const api = express.Router();
+  api.use(refuseForeignOrigins(deps.origins));
   api.use(express.json({ limit: config.maxBodyBytes }));
 
   // Token mode: every /api route needs a bearer token.
@@ -139,16 +143,57 @@ export function createHttpApp(deps: RoutesDeps): express.Express {
 
   app.use(serveStatic(deps.publicDir));
 
-  // Errors, including a body that is not JSON, answer `{ error: { code, message } }`.
-  app.use((err: unknown, req: Request, res: Response, _next: NextFunction) => {
+  app.use(answerErrors(metrics, logger));
+
+  return app;
+}
+
+/**
+ * The metrics port's app (`METRICS_PORT`): `/metrics` and nothing else,
+ * with the same headers and error answers as the main port.
+ */
+export function createMetricsApp(deps: Pick<RoutesDeps, 'metrics' | 'logger'> & { config: Pick<Config, 'trustProxy' | 'metricsToken'> }): express.Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.use(securityHeaders(deps.config.trustProxy));
+  app.get('/metrics', metricsHandler(deps.metrics, deps.config.metricsToken));
+  app.use((_req, _res, next) => next(new NoSuchRoute()));
+  app.use(answerErrors(deps.metrics, deps.logger));
+  return app;
+}
+
+/** The last middleware: errors, including a body that is not JSON, answer `{ error: { code, message } }`. */
+function answerErrors(metrics: Metrics, logger: Logger) {
+  return (err: unknown, req: Request, res: Response, _next: NextFunction) => {
     const body = httpError(err, req);
     if (body.code === 'internal') logger.error({ err }, 'http route failed');
     metrics.errors.inc({ code: body.code });
     res.set(retryAfterHeader(body));
     res.status(err instanceof NoSuchRoute ? 404 : HTTP_STATUS[body.code]).json({ error: body });
-  });
+  };
+}
 
-  return app;
+/**
+ * `GET /metrics`: Prometheus text; with a token set, only for
+ * `Authorization: Bearer <token>` (401 `unauthorized` otherwise).
+ */
+function metricsHandler(metrics: Metrics, token: string | undefined): express.Handler {
+  // Compared as digests: equal lengths for timingSafeEqual, and no early exit on the first differing byte.
+  const digest = (s: string) => createHash('sha256').update(s).digest();
+  const expected = token === undefined ? undefined : digest(token);
+  return (req, res, next) => {
+    if (expected) {
+      const given = /^Bearer +(\S+) *$/i.exec(req.get('authorization') ?? '')?.[1];
+      if (given === undefined || !timingSafeEqual(digest(given), expected)) {
+        res.set('www-authenticate', 'Bearer realm="metrics"');
+        return next(new AppError('unauthorized', 'metrics: a bearer token is required (METRICS_TOKEN)'));
+      }
+    }
+    metrics.registry
+      .metrics()
+      .then((text) => res.type(metrics.registry.contentType).send(text))
+      .catch(next);
+  };
 }
 
 function decodes(segment: string): boolean {
@@ -169,11 +214,13 @@ function httpError(err: unknown, req: Request) {
     if (!decodes(room)) return { code: 'invalid_room' as const, message: 'room: not valid percent-encoding' };
     return { code: 'invalid_payload' as const, message: 'path: not valid percent-encoding' };
   }
-  // body-parser's errors: malformed JSON and bodies over the limit.
+  // body-parser's errors: malformed JSON, bodies over the limit, and bodies
+  // it cannot decode (an unsupported charset or Content-Encoding, or a gzip,
+  // deflate or br body that is corrupt: zlib's error, given the status 400).
   const e = err as { type?: string; status?: number };
   if (e && e.type === 'entity.too.large') return { code: 'too_large' as const, message: 'request body too large' };
-  if (e && typeof e.type === 'string' && e.status && e.status < 500) {
-    return { code: 'invalid_payload' as const, message: `body: ${e.type.replace(/\./g, ' ')}` };
+  if (e && !(err instanceof AppError) && typeof e.status === 'number' && e.status >= 400 && e.status < 500) {
+    return { code: 'invalid_payload' as const, message: `body: ${typeof e.type === 'string' ? e.type.replace(/\./g, ' ') : 'corrupt content encoding'}` };
   }
   return toErrorBody(err);
 }
