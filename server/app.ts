@@ -19,6 +19,7 @@ import type { Logger } from './logger';
 import type { Metrics } from './metrics';
 import { Guards } from './realtime/guards';
 import { registerHandlers } from './realtime/handlers';
+import { OutputBound } from './realtime/output-bound';
 import { Recovery } from './recovery';
 import { isChatRoom, userRoom, type ParleyServer } from './sockets';
 
@@ -51,6 +52,7 @@ export type AppOptions = Pick<
       | 'maxFrameBytes'
       | 'maxBodyBytes'
       | 'maxRoomsPerConnection'
+      | 'maxOutputBytes'
       | 'tlsCert'
       | 'tlsKey'
       | 'httpRequestTimeoutMs'
@@ -135,6 +137,7 @@ export function createApp(deps: AppDeps, options: AppOptions): App {
   io.engine.on('headers', (headers: Record<string, string>, req: http.IncomingMessage) => {
     Object.assign(headers, securityHeadersFor(req, options.trustProxy));
   });
+  const outputBound = new OutputBound(httpServer, { maxOutputBytes: options.maxOutputBytes ?? DEFAULTS.maxOutputBytes, logger, metrics });
   const metricsServer = ownMetricsPort ? http.createServer(createMetricsApp({ metrics, logger, config: options })) : undefined;
 
   io.use((socket, next) => {
@@ -174,6 +177,7 @@ export function createApp(deps: AppDeps, options: AppOptions): App {
     logger.info({ socket: socket.id, user: user.id, address: socket.handshake.address }, 'connected');
     socket.join(userRoom(user));
     guards.watch(socket);
+    outputBound.watch(socket);
     registerHandlers(socket, { io, chat, backend, recovery, guards, metrics, logger });
     socket.emit('session', { user, instanceId: options.instanceId });
     socket.on('disconnect', (reason) => {

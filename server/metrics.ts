@@ -53,6 +53,11 @@ export function createMetrics(instanceId: string) {
       labelNames: ['reason'] as const,
       registers: [registry],
     }),
+    slowConsumers: new client.Counter({
+      name: 'parley_slow_consumers_total',
+      help: 'Connections ended because their peer stopped reading (MAX_OUTPUT_BYTES)',
+      registers: [registry],
+    }),
     redisUp: new client.Gauge({
       name: 'parley_redis_up',
       help: '1 while every Redis link of this instance is ready (always 1 in memory mode)',

@@ -1,3 +1,5 @@
+import type { IncomingMessage } from 'node:http';
+import type { Socket } from 'node:net';
 import WebSocket from 'ws';
 import { defer } from './cleanup';
 
@@ -19,8 +21,11 @@ export class WireClient {
   private readonly taken = new Set<number>();
   private readonly waiters = new Set<() => void>();
   private isClosed = false;
+  /** The TCP socket under the WebSocket, from the upgrade's response. */
+  private tcp: Socket | undefined;
 
   private constructor(readonly ws: WebSocket) {
+    ws.once('upgrade', (res: IncomingMessage) => (this.tcp = res.socket));
     ws.on('message', (data: Buffer, isBinary: boolean) => {
       const frame: Frame = isBinary ? data : data.toString('utf8');
       if (frame === '2') {
@@ -130,6 +135,19 @@ export class WireClient {
       this.waiters.add(check);
       check();
     });
+  }
+
+  /**
+   * Stops reading the TCP socket (a client that no longer takes what the
+   * server sends: the kernel's buffers fill, then the server's); frames
+   * can still be sent. `resumeReading` reads again.
+   */
+  stopReading(): void {
+    this.tcp?.pause();
+  }
+
+  resumeReading(): void {
+    this.tcp?.resume();
   }
 
   close(): void {
