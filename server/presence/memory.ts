@@ -15,10 +15,17 @@ export class MemoryPresence extends EventEmitter<PresenceEvents> implements Pres
   private readonly rooms_ = new Map<string, Map<string, { user: User; sockets: Set<string> }>>();
   /**
    * room → its last change, whose version is the room's presence version.
-   * Kept when the room empties: a version must never go back, or clients
-   * holding a higher one would ignore the room's next changes.
+   * Dropped with the room when it empties, so that rooms joined and left
+   * leave nothing behind.
    */
   private readonly last = new Map<string, LastChange>();
+  /**
+   * The highest version of any room dropped so far: a room (re)created
+   * counts on from it. A version must never go back, or clients holding a
+   * higher one would ignore the room's next changes; one number keeps that
+   * for every room ever emptied.
+   */
+  private floor = 0;
 
   async join(room: string, user: User, socketId: string): Promise<JoinResult> {
     let users = this.rooms_.get(room);
@@ -39,9 +46,18 @@ export class MemoryPresence extends EventEmitter<PresenceEvents> implements Pres
     }
     const last = entry.sockets.size === 0;
     if (last) users.delete(user.id);
-    if (users.size === 0) this.rooms_.delete(room);
     const version = last ? this.change(room, 'leave', entry.user, users.size) : this.version(room);
+    if (users.size === 0) {
+      this.rooms_.delete(room);
+      this.last.delete(room);
+      this.floor = Math.max(this.floor, version);
+    }
     return { last, members: users.size, version };
+  }
+
+  /** How many rooms presence keeps anything for (for tests: none once every room emptied). */
+  roomsKept(): number {
+    return new Set([...this.rooms_.keys(), ...this.last.keys()]).size;
   }
 
   /** The room's members (for tests: joins answer them). */
@@ -64,7 +80,7 @@ export class MemoryPresence extends EventEmitter<PresenceEvents> implements Pres
   }
 
   private version(room: string): number {
-    return this.last.get(room)?.version ?? 0;
+    return this.last.get(room)?.version ?? this.floor;
   }
 
   private change(room: string, event: LastChange['event'], user: User, members: number): number {

@@ -136,6 +136,26 @@ describe.each(factories)('Presence (%s)', (_name, make) => {
   });
 });
 
+describe('Presence (memory): rooms joined and left', () => {
+  it('keep nothing once empty, and their versions still never go back', async () => {
+    const presence = new MemoryPresence();
+    let highest = 0;
+    for (let i = 0; i < 1000; i++) {
+      const joined = await presence.join(`room-${i}`, alice, 's1');
+      await presence.join(`room-${i}`, bob, 's2');
+      await presence.leave(`room-${i}`, alice, 's1');
+      const left = await presence.leave(`room-${i}`, bob, 's2');
+      expect(joined.version).toBeGreaterThan(highest);
+      highest = left.version;
+    }
+    expect(presence.roomsKept()).toBe(0);
+    expect(await presence.lastChange('room-0')).toBeUndefined();
+    // A room used again counts on from where any room left off.
+    expect((await presence.join('room-0', alice, 's3')).version).toBeGreaterThan(highest);
+    expect(presence.roomsKept()).toBe(1);
+  });
+});
+
 describe('Presence (redis): instances taken for dead', () => {
   it('reaps a dead instance\'s users with the next versions, each reported with the version after it', async () => {
     const redis = await startRedis();
