@@ -159,8 +159,19 @@ export interface TypingPayload {
   room: string;
   typing: boolean;
 }
+/**
+ * Extension: `rooms:list` and `GET /api/rooms` answer one page of rooms, in
+ * name order: `limit` of them (default `ROOMS_LIST_DEFAULT_LIMIT`), from the
+ * first name after `after`.
+ */
+export interface RoomsListPayload {
+  limit?: number;
+  after?: string;
+}
 export interface RoomsListAnswer {
   rooms: RoomSummary[];
+  /** Extension: set when more rooms follow; ask again with it as `after`. */
+  next?: string;
 }
 /** v1.1: the author's edit of a message's text (the text rules of `message:send`). */
 export interface EditPayload {
@@ -197,6 +208,9 @@ export interface ChangesAnswer {
   /** More changes follow the last of `messages`. */
   hasMore: boolean;
 }
+/** Rooms in one page of `rooms:list`: default and range. */
+export const ROOMS_LIST_DEFAULT_LIMIT = 100;
+export const ROOMS_LIST_MAX_LIMIT = 500;
 // eslint-disable-next-line @typescript-eslint/no-empty-interface
 export interface Empty {}
 
@@ -206,7 +220,7 @@ export interface ClientToServerEvents {
   'message:send': (payload: SendPayload, ack?: Ack<SendAnswer>) => void;
   'room:history': (payload: HistoryPayload, ack?: Ack<HistoryAnswer>) => void;
   typing: (payload: TypingPayload, ack?: Ack<Empty>) => void;
-  'rooms:list': (payload: Empty, ack?: Ack<RoomsListAnswer>) => void;
+  'rooms:list': (payload: RoomsListPayload, ack?: Ack<RoomsListAnswer>) => void;
   'message:edit': (payload: EditPayload, ack?: Ack<ChangeAnswer>) => void;
   'message:delete': (payload: DeletePayload, ack?: Ack<ChangeAnswer>) => void;
   'reaction:add': (payload: ReactionPayload, ack?: Ack<ChangeAnswer>) => void;

@@ -9,6 +9,7 @@ import {
   HISTORY_DEFAULT_LIMIT,
   JOIN_HISTORY_LIMIT,
   JOIN_SINCE_LIMIT,
+  ROOMS_LIST_DEFAULT_LIMIT,
   type ChangesAnswer,
   type ChangesPayload,
   type DeletePayload,
@@ -16,7 +17,8 @@ import {
   type HistoryPayload,
   type Message,
   type ReactionPayload,
-  type RoomSummary,
+  type RoomsListAnswer,
+  type RoomsListPayload,
   type SendPayload,
 } from '../protocol';
 import { assertMayUse, mayUse, type Identity } from './auth';
@@ -122,12 +124,20 @@ export class Chat {
     return store.latest(payload.room, limit);
   }
 
-  /** Rooms with members now, on every instance, that the identity may see. */
-  async roomsList(identity: Identity | undefined): Promise<RoomSummary[]> {
-    const present = (await this.backend.presence.rooms()).filter((r) => !identity || mayUse(identity, r.room));
-    const seqs = await this.backend.store.lastSeqs(present.map((r) => r.room));
-    return present
-      .map((r, i) => ({ room: r.room, members: r.members, seq: seqs[i] }))
+  /**
+   * One page of the rooms with members now, on every instance, that the
+   * identity may see, in name order; `next` when more follow.
+   */
+  async roomsList(identity: Identity | undefined, page: RoomsListPayload = {}): Promise<RoomsListAnswer> {
+    const limit = page.limit ?? ROOMS_LIST_DEFAULT_LIMIT;
+    const after = page.after;
+    const present = (await this.backend.presence.rooms())
+      .filter((r) => (after === undefined || r.room > after) && (!identity || mayUse(identity, r.room)))
       .sort((a, b) => (a.room < b.room ? -1 : a.room > b.room ? 1 : 0));
+    const shown = present.slice(0, limit);
+    // Only the page's rooms are looked up in the store.
+    const seqs = await this.backend.store.lastSeqs(shown.map((r) => r.room));
+    const rooms = shown.map((r, i) => ({ room: r.room, members: r.members, seq: seqs[i] }));
+    return present.length > limit ? { rooms, next: rooms[rooms.length - 1].room } : { rooms };
   }
 }

@@ -8,6 +8,7 @@ import {
   CHANGES_MAX_LIMIT,
   CLIENT_ID_PATTERN,
   HISTORY_MAX_LIMIT,
+  ROOMS_LIST_MAX_LIMIT,
   MAX_NAME_LENGTH,
   MAX_REACTION_LENGTH,
   MAX_TEXT_LENGTH,
@@ -20,6 +21,7 @@ import {
   type JoinPayload,
   type LeavePayload,
   type ReactionPayload,
+  type RoomsListPayload,
   type SendPayload,
   type TypingPayload,
 } from '../protocol';
@@ -84,7 +86,7 @@ const schemas = {
     })
     .refine((p) => p.before === undefined || p.after === undefined, 'before and after cannot be given together'),
   typing: z.object({ room, typing: z.boolean() }),
-  roomsList: z.union([z.object({}), z.undefined()]),
+  roomsList: z.union([z.object({ limit: z.number().int().min(1).max(ROOMS_LIST_MAX_LIMIT).optional(), after: room.optional() }), z.undefined()]),
   postBody: z.object({ text, clientId, name: z.unknown().optional() }),
   edit: z.object({ room, id: messageId, text }),
   delete: z.object({ room, id: messageId }),
@@ -123,7 +125,7 @@ export const parseLeave = (p: unknown): LeavePayload => parse(schemas.leave, p);
 export const parseSend = (p: unknown): SendPayload => parse(schemas.send, p);
 export const parseHistory = (p: unknown): HistoryPayload => parse(schemas.history, p);
 export const parseTyping = (p: unknown): TypingPayload => parse(schemas.typing, p);
-export const parseRoomsList = (p: unknown): void => void parse(schemas.roomsList, p);
+export const parseRoomsList = (p: unknown): RoomsListPayload => parse(schemas.roomsList, p) ?? {};
 export const parsePostBody = (p: unknown): { text: string; clientId: string; name?: unknown } => parse(schemas.postBody, p);
 export const parseRoom = (r: unknown): string => parse(z.object({ room }), { room: r }).room;
 export const parseEdit = (p: unknown): EditPayload => parse(schemas.edit, p);

@@ -18,6 +18,7 @@ import {
   parsePostBody,
   parseReaction,
   parseRoom,
+  parseRoomsList,
   queryNumber,
 } from '../validation';
 import { corsFor, refuseForeignOrigins, securityHeaders } from './security';
@@ -79,7 +80,13 @@ export function createHttpApp(deps: RoutesDeps): express.Express {
   };
 
   api.get('/rooms', async (req, res) => {
-    res.json({ rooms: await chat.roomsList(bearer(req)) });
+    const identity = bearer(req);
+    for (const key of ['limit', 'after']) {
+      if (Array.isArray(req.query[key])) throw new AppError('invalid_payload', `${key}: given more than once`);
+    }
+    const after = req.query.after;
+    if (after !== undefined && typeof after !== 'string') throw new AppError('invalid_payload', 'after: expected a room name');
+    res.json(await chat.roomsList(identity, parseRoomsList({ limit: queryNumber(req.query.limit, 'limit'), after })));
   });
 
   api.get('/rooms/:room/messages', async (req, res) => {

@@ -151,10 +151,7 @@ export function registerHandlers(socket: ParleySocket, deps: HandlerDeps): void 
     return {};
   });
 
-  on('rooms:list', async (p) => {
-    parseRoomsList(p);
-    return { rooms: await chat.roomsList(identity) };
-  });
+  on('rooms:list', async (p) => chat.roomsList(identity, parseRoomsList(p)));
 
   socket.on('disconnecting', () => {
     for (const room of socket.data.rooms) {

@@ -66,3 +66,55 @@ describe('rooms:list and GET /api/rooms', () => {
     expect(answer).toEqual({ ok: true, rooms: [{ room: 'lobby', members: 1, seq: 0 }] });
   });
 });
+
+describe('rooms:list and GET /api/rooms, paged', () => {
+  const names = (rooms: Array<{ room: string }>) => rooms.map((r) => r.room);
+
+  it('answers the first 100 rooms by name without paging arguments, with next to ask for the rest', async () => {
+    const { url } = await startServer();
+    const alice = await connect(url, 'alice');
+    const bob = await connect(url, 'bob');
+    const all = Array.from({ length: 130 }, (_, i) => `r${String(i).padStart(3, '0')}`);
+    // A connection is in 100 rooms at the most: two of them.
+    for (const [i, room] of all.entries()) await ok(i < 100 ? alice : bob, 'room:join', { room });
+    const first = await ok(alice, 'rooms:list', {});
+    expect(names(first.rooms)).toEqual(all.slice(0, 100));
+    expect(first.next).toBe('r099');
+    const rest = await ok(alice, 'rooms:list', { after: first.next });
+    expect(names(rest.rooms)).toEqual(all.slice(100));
+    expect(rest.next).toBeUndefined();
+
+    const http = (query: string) => fetch(`${url}/api/rooms${query}`).then((r) => r.json() as Promise<any>);
+    const page = await http('?limit=50&after=r010');
+    expect(names(page.rooms)).toEqual(all.slice(11, 61));
+    expect(page.next).toBe('r060');
+    expect(names((await http('')).rooms)).toEqual(all.slice(0, 100));
+  });
+
+  it('pages with a limit, each room once across the pages', async () => {
+    const { url } = await startServer();
+    const alice = await connect(url, 'alice');
+    for (const room of ['delta', 'alpha', 'echo', 'charlie', 'bravo']) await ok(alice, 'room:join', { room });
+    const seen: string[] = [];
+    let after: string | undefined;
+    do {
+      const page = await ok(alice, 'rooms:list', after === undefined ? { limit: 2 } : { limit: 2, after });
+      expect(page.rooms.length).toBeLessThanOrEqual(2);
+      seen.push(...names(page.rooms));
+      after = page.next;
+    } while (after !== undefined);
+    expect(seen).toEqual(['alpha', 'bravo', 'charlie', 'delta', 'echo']);
+  });
+
+  it.each([{ limit: 0 }, { limit: 501 }, { limit: 1.5 }, { limit: '10' }, { after: 42 }, { after: 'Not A Room' }])('refuses %j', async (payload) => {
+    const { url } = await startServer();
+    const alice = await connect(url, 'alice');
+    const answer = await call(alice, 'rooms:list', payload);
+    expect(answer).toMatchObject({ ok: false, error: { code: expect.stringMatching(/^invalid_(payload|room)$/) } });
+  });
+
+  it.each(['?limit=0', '?limit=x', '?limit=1&limit=2', '?after=Bad%20Room'])('GET /api/rooms%s answers 400', async (query) => {
+    const { url } = await startServer();
+    expect((await fetch(`${url}/api/rooms${query}`)).status).toBe(400);
+  });
+});
