@@ -29,6 +29,13 @@ export interface RenderOptions {
   servers: Upstream[];
   /** DNS servers to re-resolve server names with (containers). */
   nameservers?: string[];
+  /** Terminate TLS at the balancer. */
+  tls?: {
+    /** PEM file with the certificate chain and the private key, as HAProxy reads it. */
+    certificate: string;
+    /** Also listen here for plain HTTP, answered with a redirect to HTTPS. */
+    redirectBind?: string;
+  };
 }
 
 /** deploy/haproxy.cfg.template. */
@@ -62,8 +69,23 @@ export function renderHaproxyConfig(options: RenderOptions, template = fs.readFi
   // With DNS: start even while a name does not resolve yet, and follow it.
   const serverOptions = dns.length === 0 ? '' : ' resolvers dns init-addr last,libc,none';
   const servers = options.servers.map((s) => `    server ${s.name} ${s.address} cookie ${s.name}`).join('\n');
+  const { tls } = options;
+  if (tls && /\s/.test(tls.certificate)) throw new Error(`bad certificate path ${JSON.stringify(tls.certificate)}`);
+  // WebSocket upgrades need HTTP/1.1: no h2 on the TLS listener.
+  const bind = tls ? `${options.bind} ssl crt ${tls.certificate} alpn http/1.1` : options.bind;
+  const frontend = !tls
+    ? ''
+    : [
+        ...(tls.redirectBind ? [`    bind ${tls.redirectBind}`] : []),
+        '    http-request redirect scheme https code 301 unless { ssl_fc }',
+        // The instances (TRUST_PROXY=on) send HSTS to requests that came over HTTPS.
+        '    http-request set-header X-Forwarded-Proto https if { ssl_fc }',
+      ]
+        .map((line) => `\n${line}`)
+        .join('');
   return template
-    .replace('{{BIND}}', options.bind)
+    .replace('{{BIND}}', bind)
+    .replace('{{FRONTEND}}', frontend)
     .replace('{{RESOLVERS}}', resolvers)
     .replace('{{SERVER_OPTIONS}}', serverOptions)
     .replace('{{SERVERS}}', servers);
@@ -188,6 +210,24 @@ export function renderComposeConfig(instances = 3): string {
   ].join('\n');
 }
 
+/** Where docker-compose.tls.yml mounts the balancer's certificate. */
+export const COMPOSE_TLS_CERTIFICATE = '/usr/local/etc/haproxy/certs/parley.pem';
+
+/** deploy/haproxy-tls.cfg: as deploy/haproxy.cfg, with TLS on 8443 and 8080 redirected to it (docker-compose.tls.yml). */
+export function renderComposeTlsConfig(instances = 3): string {
+  return [
+    '# Generated from deploy/haproxy.cfg.template for docker-compose.tls.yml; do not edit.',
+    '# Regenerate: npm run build && node dist/scripts/topology/balancer.js 3 --tls > deploy/haproxy-tls.cfg',
+    renderHaproxyConfig({
+      bind: '*:8443',
+      servers: composeServers(instances),
+      nameservers: ['127.0.0.11:53'],
+      tls: { certificate: COMPOSE_TLS_CERTIFICATE, redirectBind: '*:8080' },
+    }),
+  ].join('\n');
+}
+
 if (require.main === module) {
-  process.stdout.write(renderComposeConfig(Number(process.argv[2] ?? 3)));
+  const instances = Number(process.argv[2] ?? 3);
+  process.stdout.write(process.argv.includes('--tls') ? renderComposeTlsConfig(instances) : renderComposeConfig(instances));
 }

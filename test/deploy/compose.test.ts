@@ -7,7 +7,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { renderComposeConfig } from '../../scripts/topology/balancer';
+import { COMPOSE_TLS_CERTIFICATE, renderComposeConfig, renderComposeTlsConfig } from '../../scripts/topology/balancer';
 import { DEFAULT_INSTANCES, instanceEnv } from '../../scripts/topology/cluster';
 
 const root = path.resolve(__dirname, '..', '..');
@@ -37,8 +37,9 @@ interface Compose {
  * resolved form (anchors merged, paths absolute). Throws with compose's
  * own message when the file is invalid.
  */
-function resolveCompose(file: string): Compose {
-  const run = spawnSync('docker-compose', ['-f', file, 'config'], { cwd: path.dirname(file), encoding: 'utf8' });
+function resolveCompose(file: string, ...overrides: string[]): Compose {
+  const files = [file, ...overrides].flatMap((f) => ['-f', f]);
+  const run = spawnSync('docker-compose', [...files, 'config'], { cwd: path.dirname(file), encoding: 'utf8' });
   if (run.error) throw run.error;
   if (run.status !== 0) throw new Error(`docker-compose config failed: ${run.stderr}`);
   // docker-compose (Python) brings PyYAML along; it turns the YAML into JSON.
@@ -47,6 +48,17 @@ function resolveCompose(file: string): Compose {
     encoding: 'utf8',
   });
   return JSON.parse(json) as Compose;
+}
+
+/** The balancer's bind mounts, as [source, target]. */
+function mounts(service: ComposeService): Array<[string, string]> {
+  return (service.volumes ?? []).map((v) => (typeof v === 'string' ? (v.split(':').slice(0, 2) as [string, string]) : [v.source ?? '', v.target]));
+}
+
+/** `haproxy -c` on a config; resolves with its status and output. */
+function haproxyCheck(file: string) {
+  const check = spawnSync('haproxy', ['-c', '-f', file], { encoding: 'utf8', env: { ...process.env, PATH: `${process.env.PATH}:/usr/sbin` } });
+  return `${check.status} ${check.stdout}${check.stderr}`;
 }
 
 /** Compose durations ("30s", "1m30s") in seconds. */
@@ -145,7 +157,49 @@ describe('docker-compose.yml', () => {
     // The committed file is what the template gives today.
     expect(config).toBe(renderComposeConfig(instances.length));
 
-    const check = spawnSync('haproxy', ['-c', '-f', mount![0]], { encoding: 'utf8', env: { ...process.env, PATH: `${process.env.PATH}:/usr/sbin` } });
-    expect(`${check.status} ${check.stdout}${check.stderr}`).toMatch(/^0 [\s\S]*Configuration file is valid/);
+    expect(haproxyCheck(mount![0])).toMatch(/^0 [\s\S]*Configuration file is valid/);
+  });
+});
+
+describe('docker-compose.tls.yml', () => {
+  let compose: Compose;
+  beforeAll(() => {
+    compose = resolveCompose(path.join(root, 'docker-compose.yml'), path.join(root, 'docker-compose.tls.yml'));
+  });
+
+  it('terminates TLS at the balancer on 8443 with a mounted certificate, plain 8080 kept to redirect', () => {
+    const balancer = compose.services.balancer;
+    expect(balancer.ports?.map((p) => [Number(p.published), p.target]).sort()).toEqual([
+      [8080, 8080],
+      [8443, 8443],
+    ]);
+    const byTarget = new Map(mounts(balancer).map(([source, target]) => [target, source]));
+    expect(byTarget.get('/usr/local/etc/haproxy/haproxy.cfg')).toBe(path.join(root, 'deploy', 'haproxy-tls.cfg'));
+    expect(byTarget.get(COMPOSE_TLS_CERTIFICATE)).toBe(path.join(root, 'deploy', 'certs', 'parley.pem'));
+    // The instances know their public origin (the same-origin rule no longer trusts Host) and the balancer's scheme.
+    for (const name of ['parley1', 'parley2', 'parley3']) {
+      expect(compose.services[name].environment).toMatchObject({ PUBLIC_ORIGIN: 'https://localhost:8443', TRUST_PROXY: 'on' });
+    }
+  });
+
+  it('has a config rendered from the template that HAProxy accepts with a real certificate', () => {
+    const file = path.join(root, 'deploy', 'haproxy-tls.cfg');
+    const config = fs.readFileSync(file, 'utf8');
+    expect(config).toBe(renderComposeTlsConfig(3));
+    expect(config).toContain(`bind *:8443 ssl crt ${COMPOSE_TLS_CERTIFICATE} alpn http/1.1`);
+    expect(config).toMatch(/redirect scheme https/);
+
+    // HAProxy loads the certificate to check the file: point it at one made here.
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'parley-tls-'));
+    try {
+      const pem = path.join(dir, 'parley.pem');
+      execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=localhost', '-keyout', path.join(dir, 'key.pem'), '-out', path.join(dir, 'cert.pem')], { stdio: 'ignore' });
+      fs.writeFileSync(pem, fs.readFileSync(path.join(dir, 'cert.pem'), 'utf8') + fs.readFileSync(path.join(dir, 'key.pem'), 'utf8'));
+      const local = path.join(dir, 'haproxy.cfg');
+      fs.writeFileSync(local, config.replace(COMPOSE_TLS_CERTIFICATE, pem));
+      expect(haproxyCheck(local)).toMatch(/^0 [\s\S]*Configuration file is valid/);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -4,6 +4,7 @@ import type { ClientToServerEvents, HandshakeAuth, ServerToClientEvents, Session
 import { createApp, type App, type AppOptions } from '../../server/app';
 import { createMemoryBackend, type Backend } from '../../server/backend';
 import type { RateRules } from '../../server/config';
+import { isTls } from '../../server/http/server';
 import { createLogger } from '../../server/logger';
 import { createMetrics } from '../../server/metrics';
 import { defer } from './cleanup';
@@ -51,7 +52,8 @@ export async function startServer(
   );
   const port = await app.listen(fixedPort ?? 0, '127.0.0.1');
   defer(() => app.close());
-  return { app, url: `http://127.0.0.1:${port}`, port, backend };
+  const scheme = isTls(app.httpServer) ? 'https' : 'http';
+  return { app, url: `${scheme}://127.0.0.1:${port}`, port, backend };
 }
 
 /** A socket.io-client socket that is not connected yet; closed after the test. */
