@@ -18,7 +18,7 @@ import { startServer } from '../helpers/server';
 let dir: string;
 let cert: string;
 let key: string;
-let ca: Buffer;
+let ca: string;
 
 beforeAll(() => {
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'parley-tls-'));
@@ -29,7 +29,7 @@ beforeAll(() => {
     ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1,DNS:localhost', '-keyout', key, '-out', cert],
     { stdio: 'ignore' },
   );
-  ca = fs.readFileSync(cert);
+  ca = fs.readFileSync(cert, 'utf8');
 });
 afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
 
