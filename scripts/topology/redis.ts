@@ -73,8 +73,12 @@ async function serverPid(port: number, timeoutMs: number): Promise<number | unde
   return match ? Number(match[1]) : undefined;
 }
 
-/** One command over a raw RESP connection; resolves with the raw reply, or undefined on any failure. */
-function command(port: number, name: string, timeoutMs: number, ...args: string[]): Promise<string | undefined> {
+/**
+ * One command over a raw RESP connection to 127.0.0.1:`port`; resolves with
+ * the raw reply (`+OK`, `:1`, or a bulk string with its `$<length>` header),
+ * or undefined on any failure.
+ */
+export function command(port: number, name: string, timeoutMs: number, ...args: string[]): Promise<string | undefined> {
   return new Promise((resolve) => {
     const socket = net.connect({ port, host: '127.0.0.1' });
     let buffer = '';
