@@ -23,6 +23,9 @@ export const DEFAULTS = {
   pingTimeoutMs: 20_000,
   presenceHeartbeatMs: 5000,
   presenceStaleMs: 15_000,
+  /** Replicas a stored message waits for before it is acknowledged (0: none), and for how long. */
+  redisWaitReplicas: 0,
+  redisWaitTimeoutMs: 500,
   /** The largest Socket.IO frame a client may send: a larger one closes its connection. */
   maxFrameBytes: 64 * 1024,
   /** The largest HTTP request body: a larger one answers 413 `too_large`. */
@@ -71,10 +74,19 @@ export interface Config {
   port: number;
   /** Bind address. */
   host: string;
-  /** Redis for the bus, history and presence; unset = in-memory, single instance. */
+  /** Redis for the bus, history and presence; unset (and no `redisClusterNodes`) = in-memory, single instance. */
   redisUrl?: string;
-  /** How the bus uses Redis pub/sub; unset = `sharded` on Redis >= 7, else `classic`. */
+  /** Seed nodes of a Redis Cluster to use instead of `redisUrl` (`redis://host:port` each). */
+  redisClusterNodes?: string[];
+  /** How the bus uses Redis pub/sub; unset = `sharded` on Redis >= 7, else `classic`. A cluster is always sharded. */
   redisPubSub?: BusKind;
+  /**
+   * Replicas that must have a message before its send is acknowledged (WAIT
+   * after the write), so that a failover cannot lose it; 0 = do not wait.
+   */
+  redisWaitReplicas: number;
+  /** How long a send waits for those replicas before answering `unavailable`. */
+  redisWaitTimeoutMs: number;
   /** HS256 secret; set = token mode, unset = open mode. */
   authSecret?: string;
   /** Browser origins allowed besides the server's own. @default [] */
@@ -151,6 +163,10 @@ const whole = (min: number, max: number) =>
     .transform(Number)
     .pipe(z.number().int().min(min).max(max));
 const port = whole(0, 65535);
+const redisUrl = z
+  .string()
+  .url()
+  .refine((u) => /^rediss?:\/\//.test(u), 'must start with redis:// or rediss://');
 /** An IP address or a DNS name (what `listen` can bind). */
 const HOSTNAME = /^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
 /** Comma-separated origins (`scheme://host[:port]`), normalised. */
@@ -195,12 +211,16 @@ const fields = {
     .string()
     .refine((h) => isIP(h) !== 0 || HOSTNAME.test(h), 'must be an IP address or a host name')
     .default(DEFAULTS.host),
-  REDIS_URL: z
+  REDIS_URL: redisUrl.optional(),
+  REDIS_CLUSTER_NODES: z
     .string()
-    .url()
-    .refine((u) => /^rediss?:\/\//.test(u), 'must start with redis:// or rediss://')
+    .transform((v) => v.split(',').map((u) => u.trim()).filter(Boolean))
+    .pipe(z.array(redisUrl.refine((u) => /^rediss?:\/\/[^/]+:\d+\/?$/.test(u), 'each node is redis://host:port')).min(1, 'needs at least one node'))
     .optional(),
   REDIS_PUBSUB: z.enum(['sharded', 'classic']).optional(),
+  // Below the 2 s command timeout, which bounds a whole send: the write and its WAIT.
+  REDIS_WAIT_REPLICAS: whole(0, 16).default(String(DEFAULTS.redisWaitReplicas)),
+  REDIS_WAIT_TIMEOUT_MS: whole(10, 1000).default(String(DEFAULTS.redisWaitTimeoutMs)),
   AUTH_SECRET: z.string().min(16, 'must be at least 16 characters').optional(),
   ALLOWED_ORIGINS: origins,
   PUBLIC_ORIGIN: origins,
@@ -270,11 +290,21 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (v.METRICS_PORT !== undefined && v.METRICS_PORT !== 0 && v.METRICS_PORT === v.PORT) {
     throw new ConfigError('METRICS_PORT', 'must differ from PORT');
   }
+  if (v.REDIS_URL && v.REDIS_CLUSTER_NODES) {
+    throw new ConfigError('REDIS_CLUSTER_NODES', 'set either REDIS_URL (one Redis) or REDIS_CLUSTER_NODES (a Redis Cluster), not both');
+  }
+  // Classic pub/sub on a cluster sends every message to every node: the bus's channels would not scale.
+  if (v.REDIS_CLUSTER_NODES && v.REDIS_PUBSUB === 'classic') {
+    throw new ConfigError('REDIS_PUBSUB', 'a Redis Cluster (REDIS_CLUSTER_NODES) takes sharded pub/sub only');
+  }
   return {
     port: v.PORT,
     host: v.HOST,
     redisUrl: v.REDIS_URL,
+    redisClusterNodes: v.REDIS_CLUSTER_NODES,
     redisPubSub: v.REDIS_PUBSUB,
+    redisWaitReplicas: v.REDIS_WAIT_REPLICAS,
+    redisWaitTimeoutMs: v.REDIS_WAIT_TIMEOUT_MS,
     authSecret: v.AUTH_SECRET,
     allowedOrigins: v.ALLOWED_ORIGINS,
     publicOrigins: v.PUBLIC_ORIGIN,

@@ -1,6 +1,7 @@
 /**
  * Starts one Parley instance: reads the config, builds the backend (memory,
- * or Redis with `REDIS_URL`), listens, and drains on SIGTERM/SIGINT.
+ * or Redis with `REDIS_URL` or `REDIS_CLUSTER_NODES`), listens, and drains
+ * on SIGTERM/SIGINT.
  *
  * Run it with node directly (`node dist/server/main.js`): npm does not
  * forward signals, and draining needs SIGTERM to reach this process.
@@ -14,13 +15,15 @@ import { startingServer } from './http/starting';
 import { createMetrics } from './metrics';
 
 async function createBackend(config: Config, logger: Logger): Promise<Backend> {
-  if (!config.redisUrl) return createMemoryBackend(config);
-  // Loaded only with REDIS_URL, so that memory mode needs no Redis client at all.
+  if (!config.redisUrl && !config.redisClusterNodes) return createMemoryBackend(config);
+  // Loaded only with Redis, so that memory mode needs no Redis client at all.
   const { createRedisBackend } = await import('./redis/backend');
   return createRedisBackend(config, logger, {
     heartbeatMs: config.presenceHeartbeatMs,
     staleMs: config.presenceStaleMs,
     adapter: config.redisPubSub,
+    waitReplicas: config.redisWaitReplicas,
+    waitTimeoutMs: config.redisWaitTimeoutMs,
   });
 }
 

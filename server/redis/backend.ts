@@ -1,15 +1,15 @@
 /**
- * The Redis backend: connects the links, picks the bus's pub/sub (unless
- * told, from Redis's version), and puts together the store, presence with
- * its liveness, limits and the bus that every instance on the same Redis
- * shares.
+ * The Redis backend: connects the links (to one Redis or to a Redis
+ * Cluster), picks the bus's pub/sub (unless told, from Redis's version; a
+ * cluster's is sharded), and puts together the store, presence with its
+ * liveness, limits and the bus that every instance on the same Redis shares.
  */
 import { randomBytes } from 'node:crypto';
 import type { Backend, BusKind } from '../backend';
 import type { Config } from '../config';
 import type { Logger } from '../logger';
 import { RedisBus } from './bus';
-import { RedisLinks, type RedisLinkOptions } from './connection';
+import { RedisLinks, type RedisLinkOptions, type RedisTarget } from './connection';
 import { createRedisLimits } from './limits';
 import { Liveness, type PresenceTimings } from './liveness';
 import { RedisPresence } from './presence';
@@ -41,26 +41,35 @@ export interface RedisBackend extends Backend {
 
 /**
  * The backend of an instance that shares rooms, history and presence with
- * every other instance on the same Redis. Waits (retrying with backoff)
- * until Redis answers.
+ * every other instance on the same Redis or Redis Cluster
+ * (`config.redisClusterNodes`). Waits (retrying with backoff) until Redis
+ * answers.
  */
 export async function createRedisBackend(
-  config: Pick<Config, 'redisUrl' | 'historyMax' | 'limits' | 'instanceId'> & Partial<Pick<Config, 'rateLimits'>>,
+  config: Pick<Config, 'redisUrl' | 'redisClusterNodes' | 'historyMax' | 'limits' | 'instanceId'> & Partial<Pick<Config, 'rateLimits'>>,
   logger: Logger,
   options: RedisBackendOptions = {},
 ): Promise<RedisBackend> {
-  if (!config.redisUrl) throw new Error('createRedisBackend needs config.redisUrl');
+  const cluster = config.redisClusterNodes;
+  if (!config.redisUrl && !cluster?.length) throw new Error('createRedisBackend needs config.redisUrl or config.redisClusterNodes');
+  if (cluster && options.adapter === 'classic') throw new Error('a Redis Cluster takes sharded pub/sub only');
+  const target: RedisTarget = cluster?.length ? { clusterNodes: cluster } : { url: config.redisUrl! };
   const log = logger.child({ component: 'redis' });
   const presenceId = `${config.instanceId}#${randomBytes(4).toString('hex')}`;
-  const links = new RedisLinks(config.redisUrl, presenceId, log, options);
-  log.info({ url: redactUrl(config.redisUrl) }, 'connecting to redis');
+  const links = new RedisLinks(target, presenceId, log, options);
+  if ('url' in target) log.info({ url: redactUrl(target.url) }, 'connecting to redis');
+  else log.info({ nodes: target.clusterNodes.map(redactUrl) }, 'connecting to the redis cluster');
   await links.connect();
 
-  const info = await links.run('INFO server', () => links.command.info('server'));
-  const redisVersion = /redis_version:([^\r\n]+)/.exec(info)?.[1] ?? '0';
+  const redisVersion = await links.redisVersion();
+  const major = Number(redisVersion.split('.')[0]);
+  if (cluster && major < 7) {
+    await links.close();
+    throw new Error(`a Redis Cluster needs Redis 7 or newer for sharded pub/sub (found ${redisVersion})`);
+  }
   // Sharded pub/sub (Redis 7) spreads the rooms' channels over a Redis
   // Cluster's nodes; older servers have plain pub/sub only.
-  const busKind = options.adapter ?? (Number(redisVersion.split('.')[0]) >= 7 ? 'sharded' : 'classic');
+  const busKind = options.adapter ?? (major >= 7 ? 'sharded' : 'classic');
   const bus = new RedisBus(links, log, busKind);
   log.info({ redisVersion, bus: busKind }, `redis ${redisVersion}: ${busKind} pub/sub for the bus`);
 

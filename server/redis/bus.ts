@@ -40,13 +40,17 @@ interface PubSub {
 }
 
 function pubSub(links: RedisLinks, kind: BusKind): PubSub {
-  const { command, subscriber } = links;
   const sharded = kind === 'sharded';
+  // The links' clients are read at every call: on a cluster they are replaced when its masters change.
   return {
-    subscribe: (channel, listener) => (sharded ? subscriber.sSubscribe(channel, listener) : subscriber.subscribe(channel, listener)),
-    unsubscribe: (channel, listener) => (sharded ? subscriber.sUnsubscribe(channel, listener) : subscriber.unsubscribe(channel, listener)),
-    publish: (channel, message) => (sharded ? command.sPublish(channel, message) : command.publish(channel, message)),
-    subscribers: async (channel) => (await (sharded ? command.pubSubShardNumSub(channel) : command.pubSubNumSub(channel)))[channel] ?? 0,
+    subscribe: (channel, listener) => (sharded ? links.subscriber.sSubscribe(channel, listener) : links.subscriber.subscribe(channel, listener)),
+    unsubscribe: (channel, listener) => (sharded ? links.subscriber.sUnsubscribe(channel, listener) : links.subscriber.unsubscribe(channel, listener)),
+    publish: (channel, message) => (sharded ? links.command.sPublish(channel, message) : links.command.publish(channel, message)),
+    // Counted where the channel lives: on a cluster, its slot's master.
+    subscribers: async (channel) => {
+      const client = await links.clientFor(channel);
+      return (await (sharded ? client.pubSubShardNumSub(channel) : client.pubSubNumSub(channel)))[channel] ?? 0;
+    },
   };
 }
 
@@ -109,6 +113,19 @@ class Subscriptions {
     await Promise.all(repeated);
     return repeated.length;
   }
+
+  /**
+   * Makes every wanted subscription again, on subscriber links that replaced
+   * the ones they were made on (which hold none of them now, so nothing
+   * waits for calls still running there); resolves with how many, once they
+   * have settled. A failure is repaired as any other.
+   */
+  async renew(): Promise<number> {
+    const wanted = [...this.entries].filter(([, entry]) => entry.wanted).map(([channel]) => channel);
+    this.entries.clear();
+    await Promise.all(wanted.map((channel) => this.set(channel, true).settled.catch(() => {})));
+    return wanted.length;
+  }
 }
 
 /**
@@ -136,7 +153,10 @@ export class RedisBus extends EventEmitter<BusEvents> implements Bus {
     this.subscriptions = new Subscriptions(this.pubsub, (message) => this.receiver?.receive(message), this.log);
     this.adapter = adapterFactory(this);
     links.on('subscriber-restored', () => {
-      this.restore().catch((err) => this.log.error({ err }, 'restoring the bus failed'));
+      this.restore(() => this.subscriptions.repair()).catch((err) => this.log.error({ err }, 'restoring the bus failed'));
+    });
+    links.on('subscriber-replaced', () => {
+      this.restore(() => this.subscriptions.renew()).catch((err) => this.log.error({ err }, 'restoring the bus failed'));
     });
   }
 
@@ -148,7 +168,7 @@ export class RedisBus extends EventEmitter<BusEvents> implements Bus {
     // node-redis queues (un)subscriptions while disconnected, even with
     // disableOfflineQueue: do not wait for a link that is down, nor longer
     // than any other command.
-    if (!this.links.subscriber.isReady) throw new UnavailableError('cannot subscribe to the room right now; retry');
+    if (!this.links.subscriberReady()) throw new UnavailableError('cannot subscribe to the room right now; retry');
     if (entry.failed) entry = this.subscriptions.set(channel, entry.wanted);
     const { settled } = entry;
     await this.links.run('subscribe', () => settled);
@@ -197,9 +217,12 @@ export class RedisBus extends EventEmitter<BusEvents> implements Bus {
     this.publishFailing = true;
   };
 
-  /** After the subscriber link came back: repeats what had failed, then tells `restored`. */
-  private async restore(): Promise<void> {
-    const repaired = await this.subscriptions.repair();
+  /**
+   * After the subscriber links came back (or were replaced): repeats what
+   * had failed (or makes every subscription again), then tells `restored`.
+   */
+  private async restore(resubscribe: () => Promise<number>): Promise<void> {
+    const repaired = await resubscribe();
     // Catch-up reads the store: wait for the command link too, which may come back later.
     await this.links.whenReady();
     this.log.info({ repaired }, 'bus link restored');

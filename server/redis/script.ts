@@ -3,13 +3,16 @@
  * Lua that reads Redis's clock.
  */
 import { createHash } from 'node:crypto';
-import { replyKind, type RedisClient } from './connection';
+import { replyKind, type RedisCommands } from './connection';
+import { sendByKey } from './topology';
 
 /**
  * A Lua script run with EVALSHA, falling back to EVAL when Redis answers
- * NOSCRIPT (its script cache is empty after a restart): the same thing
- * node-redis's `defineScript` does, without threading script types through
- * the client's generics.
+ * NOSCRIPT (its script cache is empty after a restart, or on a cluster's
+ * node that has not run it yet): the same thing node-redis's
+ * `defineScript` does, without threading script types through the client's
+ * generics. Sent by its first key (see `sendByKey`): every script's keys
+ * are in one slot.
  */
 export class LuaScript {
   readonly sha1: string;
@@ -18,14 +21,20 @@ export class LuaScript {
     this.sha1 = createHash('sha1').update(source).digest('hex');
   }
 
-  async run(client: RedisClient, keys: string[], args: Array<string | number>): Promise<unknown> {
-    const options = { keys, arguments: args.map(String) };
-    try {
-      return await client.evalSha(this.sha1, options);
-    } catch (err) {
-      if (replyKind(err) !== 'NOSCRIPT') throw err;
-      return client.eval(this.source, options);
-    }
+  async run(client: RedisCommands, keys: string[], args: Array<string | number>): Promise<unknown> {
+    return runLua(client, this.sha1, this.source, keys, args);
+  }
+}
+
+/** EVALSHA `sha1`, or EVAL `source` when the node does not know it, routed by the first key. */
+export async function runLua(client: RedisCommands, sha1: string, source: string, keys: string[], args: Array<string | number>): Promise<unknown> {
+  if (keys.length === 0) throw new Error('a script needs a key, to run where its keys are');
+  const rest = [String(keys.length), ...keys, ...args.map(String)];
+  try {
+    return await sendByKey(client, keys[0], ['EVALSHA', sha1, ...rest]);
+  } catch (err) {
+    if (replyKind(err) !== 'NOSCRIPT') throw err;
+    return sendByKey(client, keys[0], ['EVAL', source, ...rest]);
   }
 }
 

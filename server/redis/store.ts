@@ -1,7 +1,8 @@
 /**
  * Message history in Redis: the atomic scripts that assign `seq` and `rev`
- * (a send, a change to a message), the read of what changed after a rev, and
- * the reads by page.
+ * (a send, a change to a message: durable writes, acknowledged once the
+ * replicas the links wait for have them), the read of what changed after a
+ * rev, and the reads by page.
  *
  * A room's messages are JSON members of one sorted set scored by `seq`,
  * written in one field order: `seq, rev, id, room, clientId, user, text, ts,
@@ -35,7 +36,9 @@ end
  * Stores a message, atomically, in one round trip:
  * - a repeated (user, room, clientId) answers the message first stored, in
  *   its current state; once it has left the history, its reference (the
- *   caller rebuilds it);
+ *   caller rebuilds it). It writes the idempotency key again as it was:
+ *   WAIT after a repeat then also waits for the first write, which another
+ *   connection may have made and the replicas may not have yet;
  * - a call that reaches Redis after its deadline stores nothing (the caller
  *   has answered `unavailable` by then, and the client will retry);
  * - otherwise the room's next seq and rev are taken, the message added to
@@ -53,6 +56,7 @@ end
 const APPEND = new LuaScript(String.raw`${LUA_NOW}${LUA_LOG}
 local ref = redis.call('GET', KEYS[6])
 if ref then
+  redis.call('SET', KEYS[6], ref, 'KEEPTTL')
   -- Keys written before references were: the message itself, as JSON.
   if string.sub(ref, 1, 1) == '{' then return {1, ref} end
   local current = member_at(string.match(ref, '^%d+'))
@@ -85,7 +89,9 @@ return {0, message}
  * Changes a message, atomically, in one round trip: finds it by id, checks
  * the rules (as store/change.ts states them), and when something changes,
  * takes the room's next rev, replaces the message in the log at its seq and
- * moves it to that rev in the changes.
+ * moves it to that rev in the changes. When nothing changes it writes the
+ * room's rev again as it is, so that WAIT after it waits for the state it
+ * answers (made perhaps by another connection, not on the replicas yet).
  *
  * KEYS: log, ids, changes, rev. ARGV: op (edit, delete, react, unreact),
  * message id, user id, text (edit) or reaction (react, unreact), ts (an
@@ -130,19 +136,25 @@ local function index_of(list, value)
   for n, v in ipairs(list) do if v == value then return n end end
 end
 
+-- Nothing to change: the current state, written again (see above).
+local function unchanged()
+  redis.call('SET', KEYS[4], redis.call('GET', KEYS[4]) or '0', 'KEEPTTL')
+  return {1, stored}
+end
+
 local givers = m.reactions[arg]
 if op == 'edit' then
-  if m.text == arg then return {1, stored} end
+  if m.text == arg then return unchanged() end
   m.text = arg
   m.editedTs = tonumber(ARGV[5])
 elseif op == 'delete' then
-  if m.deleted then return {1, stored} end
+  if m.deleted then return unchanged() end
   m.deleted = true
   m.text = ''
   m.reactions = {}
   order = {}
 elseif op == 'react' then
-  if givers and index_of(givers, user) then return {1, stored} end
+  if givers and index_of(givers, user) then return unchanged() end
   if not givers then
     if #order >= tonumber(ARGV[6]) then return {-5} end
     givers = {}
@@ -152,7 +164,7 @@ elseif op == 'react' then
   givers[#givers + 1] = user
 else
   local at = givers and index_of(givers, user)
-  if not at then return {1, stored} end
+  if not at then return unchanged() end
   table.remove(givers, at)
   if #givers == 0 then
     m.reactions[arg] = nil
@@ -208,12 +220,62 @@ const REFUSALS: Record<number, Refusal> = { [-2]: 'not_found', [-3]: 'deleted', 
 
 const TOO_LATE = 'the store answered too late; nothing was stored, retry';
 
+/** How many writes stored but answered `unavailable` an instance remembers (see `Unanswered`). */
+const UNANSWERED_MAX = 10_000;
+
+/**
+ * Writes (sends, changes) that this instance made in Redis but answered
+ * `unavailable` (too few replicas in time, or Redis answered after the
+ * command timeout): nothing was broadcast for them, so the retry that finds
+ * them done is answered as what it was (a new message, a change) and
+ * broadcast, rather than as a repeat that changes nothing. Oldest first, at
+ * most `UNANSWERED_MAX`; a retry that reaches another instance is a repeat
+ * there, and the room's members fill the gap in `seq` or `rev` from history.
+ */
+class Unanswered {
+  private readonly keys = new Set<string>();
+
+  /**
+   * Runs a durable write whose reply says whether it wrote (`wrote`), and
+   * remembers `key` when it did but the caller gets an error (or got one:
+   * the write settled after the command timeout).
+   */
+  async track<T>(key: string, wrote: (reply: T) => boolean, write: (done: (reply: T) => T) => Promise<T>): Promise<T> {
+    let answered = true;
+    let written = false;
+    try {
+      return await write((reply) => {
+        written = wrote(reply);
+        if (written && !answered) this.add(key);
+        return reply;
+      });
+    } catch (err) {
+      answered = false;
+      if (written) this.add(key);
+      throw err;
+    }
+  }
+
+  /** Whether `key` was an unanswered write (forgotten now: it is answered). */
+  take(key: string): boolean {
+    return this.keys.delete(key);
+  }
+
+  private add(key: string): void {
+    this.keys.delete(key);
+    this.keys.add(key);
+    if (this.keys.size > UNANSWERED_MAX) this.keys.delete(this.keys.values().next().value as string);
+  }
+}
+
 /**
  * The history of every room in Redis, shared by every instance: per room, a
  * sorted set of messages by `seq`, counters of `seq` and `rev`, an index of
  * ids, the messages by their latest `rev`, and one idempotency key per send.
  */
 export class RedisMessageStore implements MessageStore {
+  private readonly unanswered = new Unanswered();
+
   constructor(
     private readonly links: RedisLinks,
     private readonly historyMax: number,
@@ -223,29 +285,47 @@ export class RedisMessageStore implements MessageStore {
     const { id, room, clientId, user, text, ts } = input;
     // `seq` and `rev` go first, added by the script; the rest is fixed here.
     const json = JSON.stringify({ id, room, clientId, user: { id: user.id, name: user.name }, text, ts, reactions: {} });
-    const reply = (await this.links.run('append', () =>
-      APPEND.run(
-        this.links.command,
-        [...roomKeys(room), keys.seq(room), keys.idempotency(room, user.id, clientId)],
-        [json, id, ts, this.historyMax, IDEMPOTENCY_WINDOW_MS, this.deadline()],
-      ),
-    )) as [number, string];
-    const [status, stored] = reply;
+    const idempotencyKey = keys.idempotency(room, user.id, clientId);
+    const [status, stored] = await this.unanswered.track<[number, string]>(
+      idempotencyKey,
+      ([written]) => written === 0,
+      (done) =>
+        this.links.durable('append', idempotencyKey, async (client) =>
+          done(
+            (await APPEND.run(
+              client,
+              [...roomKeys(room), keys.seq(room), idempotencyKey],
+              [json, id, ts, this.historyMax, IDEMPOTENCY_WINDOW_MS, this.deadline()],
+            )) as [number, string],
+          ),
+        ),
+    );
     if (status === -1) throw new UnavailableError(`${TOO_LATE} with the same clientId`);
-    if (status === 2) return { message: storedMessage(input, decodeSendRef(stored)), duplicate: true };
-    return { message: parse(stored), duplicate: status === 1 };
+    // A repeat of a send answered `unavailable` here: its first answer, at last.
+    const firstAnswer = this.unanswered.take(idempotencyKey);
+    const duplicate = status !== 0 && !firstAnswer;
+    if (status === 2) return { message: storedMessage(input, decodeSendRef(stored)), duplicate };
+    return { message: parse(stored), duplicate };
   }
 
   async change(input: ChangeInput): Promise<ChangeResult> {
     const { room, id, userId, op, ts } = input;
     const arg = op.kind === 'edit' ? op.text : op.kind === 'delete' ? '' : op.reaction;
-    const reply = (await this.links.run('change', () =>
-      CHANGE.run(this.links.command, roomKeys(room), [op.kind, id, userId, arg, ts, MAX_REACTIONS_PER_MESSAGE, this.deadline()]),
-    )) as [number, string?];
-    const [status, stored] = reply;
+    const key = JSON.stringify([room, id, userId, op.kind, arg]);
+    const [status, stored] = await this.unanswered.track<[number, string?]>(
+      key,
+      ([changed]) => changed === 0,
+      (done) =>
+        this.links.durable('change', keys.log(room), async (client) =>
+          done((await CHANGE.run(client, roomKeys(room), [op.kind, id, userId, arg, ts, MAX_REACTIONS_PER_MESSAGE, this.deadline()])) as [number, string?]),
+        ),
+    );
     if (status === -1) throw new UnavailableError(TOO_LATE);
     if (status < 0) throw refused(REFUSALS[status], input);
-    return { message: parse(stored!), changed: status === 0 };
+    // A repeat of a change answered `unavailable` here: it changed the message then.
+    const firstAnswer = this.unanswered.take(key);
+    const changed = status === 0 || firstAnswer;
+    return { message: parse(stored!), changed };
   }
 
   async changes(room: string, after: number, limit: number): Promise<ChangesPage> {

@@ -1,10 +1,11 @@
-import { createClient } from 'redis';
+import calculateSlot from 'cluster-key-slot';
+import { createClient, createCluster } from 'redis';
 import type { User } from '../../protocol';
 import { MemoryPresence } from '../../server/presence/memory';
 import type { Presence, PresenceChange } from '../../server/presence/types';
 import { defer } from '../helpers/cleanup';
 import { waitFor } from '../helpers/events';
-import { redisBackend, startRedis } from '../helpers/redis';
+import { redisBackend, startRedis, useRedisCluster, type RedisAt } from '../helpers/redis';
 
 /** Presence, with what the concrete classes offer tests besides the interface. */
 type TestPresence = Presence & Pick<MemoryPresence, 'members' | 'snapshot'>;
@@ -14,6 +15,9 @@ type TestPresence = Presence & Pick<MemoryPresence, 'members' | 'snapshot'>;
  * same object in memory (a single instance sees every socket itself).
  */
 type PresenceFactory = () => Promise<[TestPresence, TestPresence]>;
+
+/** Three shards, emptied for every test. */
+const cluster = useRedisCluster();
 
 const factories: Array<[string, PresenceFactory]> = [
   [
@@ -29,6 +33,15 @@ const factories: Array<[string, PresenceFactory]> = [
       const redis = await startRedis();
       const a = await redisBackend(redis.url);
       const b = await redisBackend(redis.url);
+      return [a.presence, b.presence];
+    },
+  ],
+  [
+    'redis cluster',
+    async () => {
+      const nodes = await cluster.fresh();
+      const a = await redisBackend(nodes);
+      const b = await redisBackend(nodes);
       return [a.presence, b.presence];
     },
   ],
@@ -156,11 +169,51 @@ describe('Presence (memory): rooms joined and left', () => {
   });
 });
 
-describe('Presence (redis): instances taken for dead', () => {
+/** A Redis to use for one test, and an operator's client on it (for what only an operator does). */
+type Fresh = () => Promise<{ at: RedisAt; op: Pick<ReturnType<typeof createClient>, 'pTTL' | 'del'>; clock: (key: string) => Promise<number> }>;
+
+const freshRedis: Array<[string, Fresh]> = [
+  [
+    'redis',
+    async () => {
+      const redis = await startRedis();
+      const op = createClient({ url: redis.url });
+      op.on('error', () => {});
+      await op.connect();
+      defer(() => op.disconnect().catch(() => {}));
+      return { at: redis.url, op, clock: async () => (await op.time()).getTime() };
+    },
+  ],
+  [
+    'redis cluster',
+    async () => {
+      const nodes = await cluster.fresh();
+      const op = createCluster({ rootNodes: nodes.map((url) => ({ url })) });
+      op.on('error', () => {});
+      await op.connect();
+      defer(() => op.disconnect().catch(() => {}));
+      // The clock of the master that holds `key`: a script reads its own node's clock.
+      const clock = async (key: string) => {
+        const node = await cluster.cluster().masterOf(calculateSlot(key));
+        const client = createClient({ url: node.url });
+        client.on('error', () => {});
+        await client.connect();
+        try {
+          return (await client.time()).getTime();
+        } finally {
+          await client.disconnect();
+        }
+      };
+      return { at: nodes, op, clock };
+    },
+  ],
+];
+
+describe.each(freshRedis)('Presence (%s): instances taken for dead', (_name, fresh) => {
   it('reaps a dead instance\'s users with the next versions, each reported with the version after it', async () => {
-    const redis = await startRedis();
-    const dying = await redisBackend(redis.url);
-    const survivor = await redisBackend(redis.url);
+    const { at } = await fresh();
+    const dying = await redisBackend(at);
+    const survivor = await redisBackend(at);
     const heard = survivor.presence;
     await survivor.presence.join('lobby', bob, 'b1');
     await dying.presence.join('lobby', alice, 'd1');
@@ -183,10 +236,10 @@ describe('Presence (redis): instances taken for dead', () => {
   });
 
   it('puts back the users of an instance that was only frozen, each with the version after the reap', async () => {
-    const redis = await startRedis();
+    const { at } = await fresh();
     // Heartbeats far apart: the other instance takes it for dead in between, as after a freeze.
-    const sleepy = await redisBackend(redis.url, { heartbeatMs: 1500 });
-    const awake = await redisBackend(redis.url);
+    const sleepy = await redisBackend(at, { heartbeatMs: 1500 });
+    const awake = await redisBackend(at);
     const fromAwake = awake.presence;
     const fromSleepy = sleepy.presence;
     await awake.presence.join('lobby', bob, 'b1');
@@ -202,12 +255,8 @@ describe('Presence (redis): instances taken for dead', () => {
   });
 
   it('lets an emptied room\'s version expire, and starts a lost one again from Redis\'s clock, above the versions it gave', async () => {
-    const redis = await startRedis();
-    const a = await redisBackend(redis.url);
-    const op = createClient({ url: redis.url });
-    op.on('error', () => {});
-    await op.connect();
-    defer(() => op.disconnect().catch(() => {}));
+    const { at, op, clock: redisNow } = await fresh();
+    const a = await redisBackend(at);
     const ttl = () => op.pTTL('parley:{lobby}:pver');
 
     const joined = await a.presence.join('lobby', alice, 's1');
@@ -219,7 +268,7 @@ describe('Presence (redis): instances taken for dead', () => {
 
     // Expired, or lost with Redis's data: the next change starts from the clock.
     await op.del(['parley:{lobby}:pver', 'parley:{lobby}:plast']);
-    const clock = (await op.time()).getTime();
+    const clock = await redisNow('parley:{lobby}:pver');
     const again = await a.presence.join('lobby', bob, 's2');
     expect(again.version).toBeGreaterThan(clock);
     expect(await ttl()).toBe(-1);

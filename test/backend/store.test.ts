@@ -2,10 +2,13 @@ import type { Message, User } from '../../protocol';
 import { keys } from '../../server/redis/keys';
 import { MemoryMessageStore } from '../../server/store/memory';
 import type { AppendInput, ChangeInput, MessageStore } from '../../server/store/types';
-import { admin, redisBackend, startRedis } from '../helpers/redis';
+import { admin, redisBackend, startRedis, useRedisCluster } from '../helpers/redis';
 
 /** Makes `count` handles on one history: several instances of the service for Redis, the same object in memory. */
 type StoreFactory = (historyMax: number, count?: number) => Promise<MessageStore[]>;
+
+/** Three shards, emptied for every test: the rooms of these tests land on different ones. */
+const cluster = useRedisCluster();
 
 const factories: Array<[string, StoreFactory]> = [
   [
@@ -21,6 +24,15 @@ const factories: Array<[string, StoreFactory]> = [
       const redis = await startRedis();
       const stores: MessageStore[] = [];
       for (let i = 0; i < count; i++) stores.push((await redisBackend(redis.url, { historyMax })).store);
+      return stores;
+    },
+  ],
+  [
+    'redis cluster',
+    async (historyMax, count = 1) => {
+      const nodes = await cluster.fresh();
+      const stores: MessageStore[] = [];
+      for (let i = 0; i < count; i++) stores.push((await redisBackend(nodes, { historyMax })).store);
       return stores;
     },
   ],

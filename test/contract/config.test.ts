@@ -212,3 +212,48 @@ describe('readConfig', () => {
     expect(readConfig({ REDIS_URL: 'rediss://user:pw@redis.example.com:6380' }).redisUrl).toBe('rediss://user:pw@redis.example.com:6380');
   });
 });
+
+describe('readConfig: Redis Cluster and replicas', () => {
+  it('reads the seed nodes of a Redis Cluster, trimmed, in place of REDIS_URL', () => {
+    const config = readConfig({ REDIS_CLUSTER_NODES: 'redis://node-1:6379, redis://node-2:6379 ,rediss://user:pw@node-3:7000' });
+    expect(config.redisClusterNodes).toEqual(['redis://node-1:6379', 'redis://node-2:6379', 'rediss://user:pw@node-3:7000']);
+    expect(config.redisUrl).toBeUndefined();
+    expect(readConfig({}).redisClusterNodes).toBeUndefined();
+    expect(readConfig({ REDIS_CLUSTER_NODES: '' }).redisClusterNodes).toBeUndefined();
+  });
+
+  it('waits for no replica unless told, and reads how many and how long', () => {
+    expect(readConfig({})).toMatchObject({ redisWaitReplicas: 0, redisWaitTimeoutMs: 500 });
+    expect(readConfig({ REDIS_WAIT_REPLICAS: '1', REDIS_WAIT_TIMEOUT_MS: '250' })).toMatchObject({ redisWaitReplicas: 1, redisWaitTimeoutMs: 250 });
+    expect(readConfig({ REDIS_WAIT_TIMEOUT_MS: '1000' }).redisWaitTimeoutMs).toBe(1000);
+  });
+
+  it('refuses REDIS_URL and REDIS_CLUSTER_NODES together, naming both', () => {
+    const err = failure({ REDIS_URL: 'redis://cache:6379', REDIS_CLUSTER_NODES: 'redis://node-1:6379' });
+    expect(err.variable).toBe('REDIS_CLUSTER_NODES');
+    expect(err.message).toMatch(/REDIS_URL/);
+  });
+
+  it('refuses classic pub/sub on a cluster: it would send every broadcast to every node', () => {
+    const err = failure({ REDIS_CLUSTER_NODES: 'redis://node-1:6379', REDIS_PUBSUB: 'classic' });
+    expect(err.variable).toBe('REDIS_PUBSUB');
+    expect(readConfig({ REDIS_CLUSTER_NODES: 'redis://node-1:6379', REDIS_PUBSUB: 'sharded' }).redisPubSub).toBe('sharded');
+  });
+
+  it.each([
+    ['REDIS_CLUSTER_NODES', ','],
+    ['REDIS_CLUSTER_NODES', 'node-1:6379'],
+    ['REDIS_CLUSTER_NODES', 'redis://node-1'],
+    ['REDIS_CLUSTER_NODES', 'redis://node-1:6379/2'],
+    ['REDIS_CLUSTER_NODES', 'redis://node-1:6379,http://node-2:6379'],
+    ['REDIS_WAIT_REPLICAS', '-1'],
+    ['REDIS_WAIT_REPLICAS', 'one'],
+    ['REDIS_WAIT_REPLICAS', '17'],
+    ['REDIS_WAIT_TIMEOUT_MS', '5'],
+    ['REDIS_WAIT_TIMEOUT_MS', '1001'],
+  ])('refuses %s=%j with a ConfigError naming the variable', (variable, value) => {
+    const err = failure({ [variable]: value });
+    expect(err.variable).toBe(variable);
+    expect(err.message.startsWith(`${variable}: `)).toBe(true);
+  });
+});

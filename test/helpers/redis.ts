@@ -1,11 +1,15 @@
 import { createClient } from 'redis';
 import { pollUntil } from '../../scripts/topology/instance';
-import { startRedis as launch, type RedisServer, type StartRedisOptions } from '../../scripts/topology/redis';
+import { command, startRedis as launch, type RedisServer, type StartRedisOptions } from '../../scripts/topology/redis';
+import { startRedisCluster as launchCluster, type RedisClusterServer, type StartRedisClusterOptions } from '../../scripts/topology/redis-cluster';
 import { createLogger } from '../../server/logger';
 import { createRedisBackend, type RedisBackend, type RedisBackendOptions } from '../../server/redis/backend';
 import { defer } from './cleanup';
 
-export type { RedisServer };
+export type { RedisClusterServer, RedisServer };
+
+/** Where a backend connects: one Redis by URL, or a Redis Cluster by its nodes' URLs. */
+export type RedisAt = string | string[];
 
 /**
  * A private redis-server on a free port (never the shared one on 6379), with
@@ -17,19 +21,60 @@ export async function startRedis(options: StartRedisOptions = {}): Promise<Redis
   return redis;
 }
 
+/** Cluster timings for tests: a master unreachable for a second is taken for failed. */
+const TEST_CLUSTER: StartRedisClusterOptions = { nodeTimeoutMs: 1000 };
+
+/** A private Redis Cluster (three shards unless told), its data in a temporary folder; destroyed after the test. */
+export async function startRedisCluster(options: StartRedisClusterOptions = {}): Promise<RedisClusterServer> {
+  const cluster = await launchCluster({ ...TEST_CLUSTER, ...options });
+  defer(() => cluster.destroy());
+  return cluster;
+}
+
+/**
+ * One Redis Cluster for every test of a file (three shards unless told),
+ * started before the first test and destroyed after the last: starting one
+ * takes seconds. `fresh()` empties every master (FLUSHALL), so that a test
+ * starts from nothing, and answers the nodes' URLs.
+ */
+export function useRedisCluster(options: StartRedisClusterOptions = {}): { cluster: () => RedisClusterServer; fresh: () => Promise<string[]> } {
+  let cluster: RedisClusterServer | undefined;
+  beforeAll(async () => {
+    cluster = await launchCluster({ ...TEST_CLUSTER, ...options });
+  }, 60_000);
+  afterAll(() => cluster?.destroy(), 30_000);
+  const running = () => {
+    if (!cluster) throw new Error('the shared Redis Cluster did not start');
+    return cluster;
+  };
+  return {
+    cluster: running,
+    async fresh() {
+      const masters = (await running().roles()).filter((r) => r.role === 'master');
+      for (const { server } of masters) {
+        const reply = await command(server.port, 'FLUSHALL', 5000);
+        if (reply !== '+OK') throw new Error(`FLUSHALL on ${server.port} answered ${reply}`);
+      }
+      return running().urls;
+    },
+  };
+}
+
 let counter = 0;
 
 /**
- * A Redis backend on `url` with short timings for tests (heartbeat 100 ms,
- * stale after 600 ms, commands time out after 500 ms); closed after the test.
+ * A Redis backend on `at` (a Redis URL, or a Redis Cluster's node URLs)
+ * with short timings for tests (heartbeat 100 ms, stale after 600 ms,
+ * commands time out after 500 ms); closed after the test.
  */
 export async function redisBackend(
-  url: string,
+  at: RedisAt,
   options: RedisBackendOptions & { historyMax?: number; limits?: boolean; instanceId?: string } = {},
 ): Promise<RedisBackend> {
   const instanceId = options.instanceId ?? `redis-test-${process.pid}-${++counter}`;
+  const target = Array.isArray(at) ? { redisClusterNodes: at } : { redisUrl: at };
   const backend = await createRedisBackend(
-    { redisUrl: url, historyMax: options.historyMax ?? 10_000, limits: options.limits ?? false, instanceId },
+    { ...target, historyMax: options.historyMax ?? 10_000, limits: options.limits ?? false, instanceId },
     createLogger(instanceId, (process.env.TEST_LOG_LEVEL as 'info') ?? 'silent'),
     {
       heartbeatMs: 100,

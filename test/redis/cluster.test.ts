@@ -1,5 +1,5 @@
 import { createClient } from 'redis';
-import { channels } from '../../server/redis/keys';
+import { channels, keys } from '../../server/redis/keys';
 import { defer } from '../helpers/cleanup';
 import { call, collect, ok, waitFor } from '../helpers/events';
 import { readyz, redisBackend, startRedis, until } from '../helpers/redis';
@@ -192,8 +192,8 @@ describe('an instance that closes', () => {
     await op.connect();
     defer(() => op.disconnect().catch(() => {}));
     const id = (a.backend as Awaited<ReturnType<typeof redisBackend>>).presenceId;
-    expect(await op.zRange('parley:instances', 0, -1)).not.toContain(id);
-    expect(await op.exists(`parley:instance:{${id}}:rooms`)).toBe(0);
-    expect(await op.hKeys('parley:{games}:sockets')).toEqual([]);
+    expect(await op.zRange(keys.instances, 0, -1)).not.toContain(id);
+    expect(await op.exists(keys.instanceRooms(id))).toBe(0);
+    expect(await op.hKeys(keys.sockets('games'))).toEqual([]);
   });
 });
