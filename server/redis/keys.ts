@@ -5,8 +5,21 @@
  * keeps them in one slot and a script can touch them together. Room names
  * (`^[a-z0-9][a-z0-9_-]{0,63}$`) contain no braces, so the tag is always the
  * room. Keys that are not about one room live in slots of their own and are
- * never touched in the same script as a room's keys.
+ * never touched in the same script or multi-key command as a room's keys;
+ * those a script touches together share a tag of their own (`{instances}`).
+ * What every room's joins and leaves update is split into buckets, so that
+ * on a cluster it spreads over the shards instead of making one key hot.
  */
+import calculateSlot from 'cluster-key-slot';
+
+/** Buckets of the index of rooms with members (`keys.roomIndex`). */
+export const ROOM_INDEX_BUCKETS = 16;
+
+/** The bucket of the rooms index that holds `room`. */
+export function roomBucket(room: string): number {
+  return calculateSlot(room) % ROOM_INDEX_BUCKETS;
+}
+
 export const keys = {
   /** String: the room's latest `seq` (INCR). */
   seq: (room: string) => `parley:{${room}}:seq`,
@@ -41,15 +54,26 @@ export const keys = {
   presenceVersion: (room: string) => `parley:{${room}}:pver`,
   /** Hash: the room's last change of members (`event`, `user` JSON, `members`, `version`), for catch-up; expires with the version. */
   presenceLast: (room: string) => `parley:{${room}}:plast`,
-  /** Set: the rooms that have members now (cleaned lazily: readers check the members hash). */
-  rooms: 'parley:rooms',
-  /** Sorted set: presence id → its last heartbeat, in Redis's clock (ms). */
-  instances: 'parley:instances',
+  /**
+   * Set: the rooms of one bucket (`roomBucket`) that have members now
+   * (cleaned lazily: readers check the members hash). Written when a room's
+   * members change, read (all buckets) by the rooms list.
+   */
+  roomIndex: (bucket: number) => `parley:rooms:{${bucket}}`,
+  /**
+   * Sorted set: presence id → its last heartbeat, in Redis's clock (ms).
+   * In one slot with the reaper lock: claiming the reaping reads both.
+   */
+  instances: 'parley:{instances}',
+  /** String with a short TTL: who is reaping dead instances now. */
+  reaperLock: 'parley:{instances}:reaper',
   /** Set: the rooms where this instance has (or had) sockets: what to reap if it dies. */
   instanceRooms: (presenceId: string) => `parley:instance:{${presenceId}}:rooms`,
-  /** String with a short TTL: who is reaping dead instances now. */
-  reaperLock: 'parley:reaper',
-  /** Prefix of the rate limiters' keys (`parley:limit:<kind>:<key>`). */
+  /**
+   * Prefix of the rate limiters' keys (`parley:limit:<kind>:<key>`): one key
+   * per user or address and kind, counted by a one-key script, so they
+   * spread over a cluster's slots by their whole name.
+   */
   limitPrefix: (kind: string) => `parley:limit:${kind}`,
 } as const;
 
@@ -62,7 +86,12 @@ export const keys = {
 export const channels = {
   /** A chat room's broadcasts, heard by the instances with sockets in the room. */
   room: (room: string) => `parley:{${room}}:bus`,
-  /** Everything else the instances tell each other (broadcasts to several rooms or with acks, socketsJoin, fetchSockets...), heard by all. */
+  /**
+   * Everything else the instances tell each other (broadcasts to several
+   * rooms or with acks, socketsJoin, fetchSockets...), heard by all: one
+   * channel, so on one shard of a cluster. Parley itself broadcasts only to
+   * single rooms; nothing of the chat's traffic goes here.
+   */
   all: 'parley:bus',
   /** Answers to one instance's requests (fetchSockets, acks), by its bus id. */
   replies: (uid: string) => `parley:bus:${uid}`,

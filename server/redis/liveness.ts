@@ -9,7 +9,7 @@ import { DEFAULTS } from '../config';
 import type { Logger } from '../logger';
 import type { RedisLinks } from './connection';
 import { keys } from './keys';
-import { HEARTBEAT, RELEASE, STALE } from './presence-scripts';
+import { CLAIM_STALE, HEARTBEAT, RELEASE } from './presence-scripts';
 
 export interface PresenceTimings {
   /** How often this instance says it is alive (and looks for dead ones). @default DEFAULTS.presenceHeartbeatMs */
@@ -125,10 +125,11 @@ export class Liveness {
   private async reap(): Promise<void> {
     const { command } = this.links;
     const lockMs = Math.max(2 * this.heartbeatMs, 1000);
-    const locked = await this.links.run('reaper lock', () => command.set(keys.reaperLock, this.presenceId, { NX: true, PX: lockMs }));
-    if (locked !== 'OK') return;
+    const stale = (await this.links.run('stale instances', () =>
+      CLAIM_STALE.run(command, [keys.instances, keys.reaperLock], [this.presenceId, lockMs, this.staleMs]),
+    )) as string[] | null;
+    if (!stale) return;
     try {
-      const stale = (await this.links.run('stale instances', () => STALE.run(command, [keys.instances], [this.staleMs]))) as string[];
       for (const id of stale) {
         if (id === this.presenceId) continue;
         this.logger.warn({ instance: id }, 'reaping the presence of a silent instance');

@@ -1,7 +1,7 @@
 /**
  * The Lua scripts of Redis presence, each one atomic step: a room's members
  * and its presence version change together (JOIN, LEAVE, REAP), and the
- * instances' heartbeats and the reaper lock (HEARTBEAT, STALE, RELEASE).
+ * instances' heartbeats and the reaper lock (HEARTBEAT, CLAIM_STALE, RELEASE).
  * Their KEYS and ARGV are documented above each; keys.ts names the keys.
  */
 import { LUA_NOW, LuaScript } from './script';
@@ -113,9 +113,15 @@ export const HEARTBEAT = new LuaScript(`${LUA_NOW}
 return redis.call('ZADD', KEYS[1], now_ms(), ARGV[1])
 `);
 
-/** KEYS: instances. ARGV: stale after (ms). Returns the ids whose last heartbeat is older. */
-export const STALE = new LuaScript(`${LUA_NOW}
-return redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', '(' .. (now_ms() - tonumber(ARGV[1])))
+/**
+ * Takes the reaper lock if nobody holds it and answers the instances to
+ * reap. KEYS: instances, lock (one slot). ARGV: owner, lock time (ms), stale
+ * after (ms). Returns false if the lock is someone else's, else the ids
+ * whose last heartbeat is older.
+ */
+export const CLAIM_STALE = new LuaScript(`${LUA_NOW}
+if not redis.call('SET', KEYS[2], ARGV[1], 'NX', 'PX', ARGV[2]) then return false end
+return redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', '(' .. (now_ms() - tonumber(ARGV[3])))
 `);
 
 /** KEYS: lock. ARGV: owner. Deletes the lock only if it is still ours. */

@@ -8,7 +8,7 @@ import { EventEmitter } from 'node:events';
 import type { User } from '../../protocol';
 import type { JoinResult, LastChange, LeaveResult, Presence, PresenceEvents, PresenceSnapshot } from '../presence/types';
 import type { RedisLinks } from './connection';
-import { keys, socketField } from './keys';
+import { keys, ROOM_INDEX_BUCKETS, roomBucket, socketField } from './keys';
 import type { LivenessDuties } from './liveness';
 import { JOIN, LEAVE, REAP, SNAPSHOT } from './presence-scripts';
 
@@ -44,11 +44,14 @@ export class RedisPresence extends EventEmitter<PresenceEvents> implements Prese
     const { command } = this.links;
     try {
       const [first, members, version] = await this.links.run('presence join', async () => {
-        // The instance's room index is written before the socket, so that
-        // whatever the join leaves behind can be reaped if this instance dies.
+        // The instance's room index is sent with the socket (on one Redis,
+        // ahead of it on the same connection; on a cluster, at the same
+        // moment to another node), so that whatever the join leaves behind
+        // can be reaped if this instance dies.
         const [, joined] = await Promise.all([command.sAdd(keys.instanceRooms(this.presenceId), room), this.joinScript(room, socketId, user)]);
-        // After the join, never before: see dropRoomIfEmpty.
-        await command.sAdd(keys.rooms, room);
+        // After the join, never before: see dropRoomIfEmpty. Only a change
+        // of the room's members can have made it non-empty.
+        if (joined[0] === 1) await command.sAdd(keys.roomIndex(roomBucket(room)), room);
         return joined;
       });
       return { first: first === 1, members: members.map(parseUser), version: Number(version) };
@@ -83,7 +86,8 @@ export class RedisPresence extends EventEmitter<PresenceEvents> implements Prese
 
   async rooms(): Promise<Array<{ room: string; members: number }>> {
     const { command } = this.links;
-    const rooms = await this.links.run('presence rooms', () => command.sMembers(keys.rooms));
+    const buckets = Array.from({ length: ROOM_INDEX_BUCKETS }, (_, b) => keys.roomIndex(b));
+    const rooms = (await this.links.run('presence rooms', () => Promise.all(buckets.map((key) => command.sMembers(key))))).flat();
     if (rooms.length === 0) return [];
     // The set may name a room that just emptied: its members hash decides.
     const counts = await this.links.run('presence room sizes', () => Promise.all(rooms.map((room) => command.hLen(keys.members(room)))));
@@ -111,7 +115,7 @@ export class RedisPresence extends EventEmitter<PresenceEvents> implements Prese
       const replies = await this.links.run('presence re-register', async () => {
         await command.sAdd(keys.instanceRooms(this.presenceId), room);
         const joined = await Promise.all(entries.map(([socketId, user]) => this.joinScript(room, socketId, user)));
-        await command.sAdd(keys.rooms, room);
+        await command.sAdd(keys.roomIndex(roomBucket(room)), room);
         return joined;
       });
       for (const [i, [first, members, version]] of replies.entries()) {
@@ -196,15 +200,18 @@ export class RedisPresence extends EventEmitter<PresenceEvents> implements Prese
 
   /**
    * Takes an emptied room off the list of rooms. A join elsewhere may race
-   * with this: it adds the room to the list after its script, so removing
-   * first and then looking again at the members is enough to never lose it.
+   * with this: one that changed the room's members adds the room to the
+   * list after its script, so removing first and then looking again at the
+   * members is enough to never lose it. (Two commands one after the other,
+   * not one pipeline: on a cluster the index and the room are on different
+   * nodes, with no order between them.)
    */
   private async dropRoomIfEmpty(room: string): Promise<void> {
     const { command } = this.links;
-    const [, count] = await this.links.run('presence room list', () =>
-      Promise.all([command.sRem(keys.rooms, room), command.hLen(keys.members(room))]),
-    );
-    if (count > 0) await this.links.run('presence room list', () => command.sAdd(keys.rooms, room));
+    const index = keys.roomIndex(roomBucket(room));
+    await this.links.run('presence room list', () => command.sRem(index, room));
+    const count = await this.links.run('presence room list', () => command.hLen(keys.members(room)));
+    if (count > 0) await this.links.run('presence room list', () => command.sAdd(index, room));
   }
 }
 
