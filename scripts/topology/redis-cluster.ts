@@ -2,9 +2,11 @@
  * Starts and controls a private Redis Cluster for tests, the local cluster
  * and the load tester: `shards × (1 + replicas)` redis-server processes with
  * `--cluster-enabled yes` on free ports of 127.0.0.1 (each with its own data
- * folder and append-only file), joined with `redis-cli --cluster create`,
- * and ready once every node says `cluster_state:ok`, every node agrees on
- * who serves which slots and every replica is in sync with its master.
+ * folder and append-only file), joined with `redis-cli --cluster create`
+ * (which wants three masters at least: one or two are joined with CLUSTER
+ * ADDSLOTSRANGE, MEET and REPLICATE instead), and ready once every node
+ * says `cluster_state:ok`, every node agrees on who serves which slots and
+ * every replica is in sync with its master.
  *
  * Like redis.ts it never touches a Redis it did not start: it signals only
  * the processes it spawned, and talks only to their ports.
@@ -164,7 +166,8 @@ export async function startRedisCluster(options: StartRedisClusterOptions = {}):
         nodes.push(node.server);
         layout.nodes.push({ port: node.server.port, busPort: node.busPort });
       }
-      await create(options.cli ?? 'redis-cli', nodes, replicas);
+      if (shards >= 3) await create(options.cli ?? 'redis-cli', nodes, replicas);
+      else await join(nodes, layout.nodes.map((n) => n.busPort), shards, timeoutMs);
       await waitHealthy(nodes, shards, timeoutMs);
       fs.writeFileSync(path.join(dir, LAYOUT_FILE), `${JSON.stringify(layout, null, 2)}\n`);
     }
@@ -247,6 +250,37 @@ function create(cli: string, nodes: RedisServer[], replicas: number): Promise<vo
       else reject(new Error(`${cli} --cluster create failed (exit ${code}): ${output.trim().split('\n').slice(-5).join(' | ')}`));
     });
   });
+}
+
+/**
+ * Makes a cluster of one or two masters by hand: the first `shards` nodes
+ * take equal ranges of the slots, every node meets the first, and the rest
+ * replicate the masters in turn.
+ */
+async function join(nodes: RedisServer[], busPorts: number[], shards: number, timeoutMs: number): Promise<void> {
+  const must = async (port: number, ...parts: string[]) => {
+    const reply = await command(port, parts[0], 5000, ...parts.slice(1));
+    if (reply !== '+OK') throw new Error(`${parts.join(' ')} on ${port} answered ${reply}`);
+  };
+  for (let i = 0; i < shards; i++) {
+    const from = Math.floor((i * CLUSTER_SLOTS) / shards);
+    const to = Math.floor(((i + 1) * CLUSTER_SLOTS) / shards) - 1;
+    await must(nodes[i].port, 'CLUSTER', 'ADDSLOTSRANGE', String(from), String(to));
+  }
+  for (const [i, node] of nodes.entries()) if (i > 0) await must(nodes[0].port, 'CLUSTER', 'MEET', '127.0.0.1', String(node.port), String(busPorts[i]));
+  const ids: string[] = [];
+  for (const node of nodes.slice(0, shards)) {
+    const reply = await bulk(node.port, 'CLUSTER', 'MYID');
+    if (!reply) throw new Error(`CLUSTER MYID on ${node.port} did not answer`);
+    ids.push(reply.trim());
+  }
+  // A node replicates a master it knows of (by id, once their handshake is over).
+  await pollUntil(
+    'every node of the Redis Cluster to know the masters',
+    async () => (await Promise.all(nodes.map((n) => bulk(n.port, 'CLUSTER', 'NODES')))).every((text) => text !== undefined && !text.includes('handshake') && ids.every((id) => text.includes(id))),
+    { timeoutMs, intervalMs: 50 },
+  );
+  for (const [i, node] of nodes.entries()) if (i >= shards) await must(node.port, 'CLUSTER', 'REPLICATE', ids[(i - shards) % shards]);
 }
 
 /** The text of a bulk-string reply from the raw RESP helper; undefined on an error or no answer. */
