@@ -1,3 +1,4 @@
+import calculateSlot from 'cluster-key-slot';
 import { createClient } from 'redis';
 import { pollUntil } from '../../scripts/topology/instance';
 import { command, startRedis as launch, type RedisServer, type StartRedisOptions } from '../../scripts/topology/redis';
@@ -58,6 +59,21 @@ export function useRedisCluster(options: StartRedisClusterOptions = {}): { clust
       return running().urls;
     },
   };
+}
+
+/**
+ * One room name per master of `cluster`, `<prefix>-<n>` for the first n
+ * whose slot (its keys' hash tag) that master serves, with the master.
+ */
+export async function roomOnEachShard(cluster: RedisClusterServer, prefix: string): Promise<Array<{ room: string; master: RedisServer }>> {
+  const masters = (await cluster.roles()).filter((r) => r.role === 'master');
+  return masters.map(({ server, slots }) => {
+    for (let n = 0; ; n++) {
+      const room = `${prefix}-${n}`;
+      const slot = calculateSlot(room);
+      if (slots.some(([from, to]) => slot >= from && slot <= to)) return { room, master: server };
+    }
+  });
 }
 
 let counter = 0;
