@@ -1,8 +1,10 @@
 /**
- * `npm run cluster -- [--instances 3] [--port 8080] [--host 127.0.0.1] [--redis-url redis://...]`
+ * `npm run cluster -- [--instances 3] [--port 8080] [--host 127.0.0.1] [--redis-url redis://...]
+ *                     [--redis-shards N [--redis-replicas R]]`
  *
  * Runs Parley locally as a service, without Docker: redis-server from PATH
- * (append-only file in .cluster/redis) unless a Redis URL is given, N
+ * (append-only file in .cluster/redis), or a Redis Cluster of N shards
+ * (in .cluster/redis-cluster), unless a Redis URL or cluster is given; M
  * instances, and HAProxy in front. Prints the URLs; Ctrl-C or SIGTERM stops
  * everything, instances draining first.
  */
@@ -17,6 +19,9 @@ interface Args {
   port: number;
   host: string;
   redisUrl?: string;
+  redisClusterNodes?: string[];
+  redisShards?: number;
+  redisReplicas?: number;
   dataDir: string;
 }
 
@@ -27,6 +32,12 @@ const USAGE = `usage: npm run cluster -- [options]
   --host H           balancer address (default 127.0.0.1; 0.0.0.0 for the network)
   --redis-url URL    use this Redis instead of starting one (default: $REDIS_URL,
                      else redis-server from PATH with its data in <data-dir>/redis)
+  --redis-shards N   start a Redis Cluster of N shards instead of one redis-server
+                     (redis-server --cluster-enabled from PATH, joined with redis-cli;
+                     data in <data-dir>/redis-cluster)
+  --redis-replicas R replicas of each shard's master (default 0; with --redis-shards)
+  --redis-cluster-nodes URL,...
+                     use this Redis Cluster (default: $REDIS_CLUSTER_NODES)
   --data-dir DIR     Redis data and every process's log (default .cluster)
 
 Every instance also takes the usual settings from the environment
@@ -39,8 +50,11 @@ function parseArgs(argv: string[]): Args {
     instances: DEFAULT_INSTANCES,
     port: 8080,
     host: '127.0.0.1',
-    redisUrl: process.env.REDIS_URL || undefined,
     dataDir: path.join(repoRoot(), '.cluster'),
+  };
+  const redisUrl = (url: string) => {
+    if (!/^rediss?:\/\//.test(url)) throw new UsageError(`a Redis URL must start with redis:// or rediss:// (got ${url})`);
+    return url;
   };
   for (let i = 0; i < argv.length; i++) {
     const [flag, inline] = argv[i].split(/=(.*)/s, 2);
@@ -67,8 +81,16 @@ function parseArgs(argv: string[]): Args {
         args.host = value();
         break;
       case '--redis-url':
-        args.redisUrl = value();
-        if (!/^rediss?:\/\//.test(args.redisUrl)) throw new UsageError('--redis-url must start with redis:// or rediss://');
+        args.redisUrl = redisUrl(value());
+        break;
+      case '--redis-cluster-nodes':
+        args.redisClusterNodes = value().split(',').filter(Boolean).map(redisUrl);
+        break;
+      case '--redis-shards':
+        args.redisShards = whole(1, 16);
+        break;
+      case '--redis-replicas':
+        args.redisReplicas = whole(0, 5);
         break;
       case '--data-dir':
         args.dataDir = path.resolve(value());
@@ -81,6 +103,14 @@ function parseArgs(argv: string[]): Args {
       default:
         throw new UsageError(`unknown option ${argv[i]}`);
     }
+  }
+  const given = [args.redisUrl && '--redis-url', args.redisClusterNodes && '--redis-cluster-nodes', args.redisShards !== undefined && '--redis-shards'].filter(Boolean);
+  if (given.length > 1) throw new UsageError(`${given.join(' and ')}: one Redis at a time`);
+  if (args.redisReplicas !== undefined && args.redisShards === undefined) throw new UsageError('--redis-replicas goes with --redis-shards');
+  // The environment's Redis only when the command line names none.
+  if (given.length === 0) {
+    if (process.env.REDIS_CLUSTER_NODES) args.redisClusterNodes = process.env.REDIS_CLUSTER_NODES.split(',').filter(Boolean).map(redisUrl);
+    else if (process.env.REDIS_URL) args.redisUrl = redisUrl(process.env.REDIS_URL);
   }
   return args;
 }
@@ -169,11 +199,21 @@ async function supervise(): Promise<void> {
     cluster?.balancer?.signal('SIGKILL');
   });
 
-  say(`starting ${args.instances} instance(s)${args.redisUrl ? ` on ${args.redisUrl}` : ' and redis-server'} ...`);
+  const redisWhat = args.redisUrl
+    ? ` on ${args.redisUrl}`
+    : args.redisClusterNodes
+      ? ` on the Redis Cluster at ${args.redisClusterNodes.join(',')}`
+      : args.redisShards !== undefined
+        ? ` and a Redis Cluster of ${args.redisShards} shard(s)${args.redisReplicas ? ` with ${args.redisReplicas} replica(s) each` : ''}`
+        : ' and redis-server';
+  say(`starting ${args.instances} instance(s)${redisWhat} ...`);
   starting = startCluster({
     instances: args.instances,
     redisUrl: args.redisUrl,
-    redisDir: path.join(dataDir, 'redis'),
+    redisClusterNodes: args.redisClusterNodes,
+    redisShards: args.redisShards,
+    redisReplicas: args.redisReplicas,
+    redisDir: path.join(dataDir, args.redisShards !== undefined ? 'redis-cluster' : 'redis'),
     balancerPort: args.port,
     balancerHost: args.host,
     logDir,
@@ -191,11 +231,25 @@ async function supervise(): Promise<void> {
   say('');
   say(`balancer  ${shown(cluster.balancer!.url)}   pid ${cluster.balancer!.pid}   <- open this; clients connect here`);
   for (const i of cluster.instances) say(`${i.instanceId.padEnd(9)} ${i.url}   pid ${i.pid}`);
-  say(
-    cluster.redis
-      ? `redis     ${cluster.redisUrl}   pid ${cluster.redis.pid}   data ${path.relative(process.cwd(), cluster.redis.dir) || '.'} (append-only)`
-      : `redis     ${cluster.redisUrl}`,
-  );
+  const shownDir = (dir: string) => path.relative(process.cwd(), dir) || '.';
+  if (cluster.redisCluster) {
+    const roles = await cluster.redisCluster.roles().catch(() => []);
+    const ids = new Map(roles.map((r) => [r.id, r.server.port]));
+    for (const node of cluster.redisCluster.nodes) {
+      const role = roles.find((r) => r.server === node);
+      const what = !role
+        ? ''
+        : role.role === 'master'
+          ? `master of slots ${role.slots.map(([from, to]) => (from === to ? from : `${from}-${to}`)).join(',')}`
+          : `replica of ${ids.get(role.masterId ?? '') ?? '?'}`;
+      say(`redis     ${node.url}   pid ${node.pid}   ${what}`);
+    }
+    say(`          data ${shownDir(cluster.redisCluster.dir)} (append-only${cluster.redisCluster.reused ? ', from the last run' : ''})`);
+  } else if (cluster.redis) {
+    say(`redis     ${cluster.redisUrl}   pid ${cluster.redis.pid}   data ${shownDir(cluster.redis.dir)} (append-only)`);
+  } else {
+    say(`redis     ${cluster.redisUrl ?? cluster.redisNodes?.join(',')}`);
+  }
   say(`logs      ${path.relative(process.cwd(), logDir)}/`);
   say('');
   say('Ctrl-C stops everything.');

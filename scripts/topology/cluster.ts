@@ -1,14 +1,15 @@
 /**
- * A whole local topology: one Redis (started here, or one given by URL),
- * N Parley instance processes sharing it, and HAProxy in front. Used by
- * `npm run cluster` and by the process-level tests; docker-compose.yml
- * describes the same topology with containers.
+ * A whole local topology: one Redis or a Redis Cluster (started here, or
+ * given by URL), N Parley instance processes sharing it, and HAProxy in
+ * front. Used by `npm run cluster`, the process-level tests and the load
+ * tester; docker-compose.yml describes the same topologies with containers.
  */
 import fs from 'node:fs';
 import path from 'node:path';
 import { startBalancer, type Balancer } from './balancer';
 import { startInstance, type Instance } from './instance';
 import { startRedis, type RedisServer } from './redis';
+import { startRedisCluster, type RedisClusterServer } from './redis-cluster';
 
 /** Instances in a cluster unless told otherwise (and in docker-compose.yml). */
 export const DEFAULT_INSTANCES = 3;
@@ -18,7 +19,15 @@ export interface ClusterOptions {
   instances?: number;
   /** A Redis to use; unset = start a private redis-server (append-only file on). */
   redisUrl?: string;
-  /** Data folder of the Redis started here. @default a temporary folder, removed on stop */
+  /** A Redis Cluster to use, by some of its nodes' URLs. */
+  redisClusterNodes?: string[];
+  /** Start a Redis Cluster of this many shards instead of one redis-server. */
+  redisShards?: number;
+  /** Replicas of each of its masters. @default 0 */
+  redisReplicas?: number;
+  /** Its `cluster-node-timeout`: how soon a replica takes over from a dead master. @default 5000 */
+  redisNodeTimeoutMs?: number;
+  /** Data folder of the Redis (or Redis Cluster) started here. @default a temporary folder, removed on stop */
   redisDir?: string;
   /** Whether to put HAProxy in front. @default true */
   balancer?: boolean;
@@ -43,9 +52,14 @@ export interface ClusterOptions {
 }
 
 export interface Cluster {
-  /** The Redis started here (undefined with `redisUrl`). */
+  /** The Redis started here (undefined with `redisUrl`, or with a Redis Cluster). */
   readonly redis?: RedisServer;
-  readonly redisUrl: string;
+  /** The Redis Cluster started here (with `redisShards`). */
+  readonly redisCluster?: RedisClusterServer;
+  /** The one Redis's URL; undefined on a Redis Cluster. */
+  readonly redisUrl?: string;
+  /** The Redis Cluster's nodes' URLs, as the instances have them; undefined on one Redis. */
+  readonly redisNodes?: string[];
   readonly instances: Instance[];
   readonly balancer?: Balancer;
   /**
@@ -56,10 +70,15 @@ export interface Cluster {
   stop(): Promise<void>;
 }
 
-/** The environment every clustered instance runs with, before `options.env` (docker-compose.yml sets the same). */
-export function instanceEnv(redisUrl: string, instanceId: string): Record<string, string> {
+/**
+ * The environment every clustered instance runs with, before `options.env`
+ * (docker-compose.yml sets the same): one Redis by URL, or a Redis
+ * Cluster by its nodes' URLs (and never both: an inherited REDIS_URL is
+ * taken away).
+ */
+export function instanceEnv(redis: string | string[], instanceId: string): Record<string, string | undefined> {
   return {
-    REDIS_URL: redisUrl,
+    ...(Array.isArray(redis) ? { REDIS_CLUSTER_NODES: redis.join(','), REDIS_URL: undefined } : { REDIS_URL: redis, REDIS_CLUSTER_NODES: undefined }),
     INSTANCE_ID: instanceId,
     // Behind the balancer, the client's address is the first X-Forwarded-For entry.
     TRUST_PROXY: 'on',
@@ -80,6 +99,7 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
   const lines = (name: string) => (options.onLine ? (line: string) => options.onLine!(name, line) : undefined);
 
   let redis: RedisServer | undefined;
+  let redisCluster: RedisClusterServer | undefined;
   const instances: Instance[] = [];
   let balancer: Balancer | undefined;
 
@@ -89,19 +109,33 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
       await Promise.all(instances.map((i) => i.stop().catch(() => null)));
       await balancer?.stop().catch(() => {});
       await redis?.destroy().catch(() => {});
+      await redisCluster?.destroy().catch(() => {});
     })());
 
   try {
     let redisUrl = options.redisUrl;
-    if (!redisUrl) {
-      redis = await startRedis({ dir: options.redisDir, appendonly: true });
-      redisUrl = redis.url;
+    let redisNodes = options.redisClusterNodes;
+    if (redisUrl && redisNodes) throw new Error('give a Redis URL or a Redis Cluster\'s nodes, not both');
+    if (!redisUrl && !redisNodes) {
+      if (options.redisShards !== undefined) {
+        redisCluster = await startRedisCluster({
+          shards: options.redisShards,
+          replicas: options.redisReplicas,
+          dir: options.redisDir,
+          nodeTimeoutMs: options.redisNodeTimeoutMs,
+        });
+        redisNodes = redisCluster.urls;
+      } else {
+        redis = await startRedis({ dir: options.redisDir, appendonly: true });
+        redisUrl = redis.url;
+      }
     }
+    const at = redisNodes ?? redisUrl!;
     const started = await Promise.allSettled(
       Array.from({ length: count }, (_, i) => {
         const instanceId = `${prefix}${i + 1}`;
         return startInstance({
-          env: { ...instanceEnv(redisUrl!, instanceId), ...options.env, INSTANCE_ID: instanceId },
+          env: { ...instanceEnv(at, instanceId), ...options.env, INSTANCE_ID: instanceId },
           inheritEnv: options.inheritEnv,
           logFile: logFile(instanceId),
           onLine: lines(instanceId),
@@ -123,7 +157,7 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
         onLine: lines('haproxy'),
       });
     }
-    return { redis, redisUrl, instances, balancer, stop };
+    return { redis, redisCluster, redisUrl, redisNodes, instances, balancer, stop };
   } catch (err) {
     await stop();
     throw err;

@@ -28,8 +28,8 @@ interface Launched {
 }
 
 /** Starts the launcher and resolves once it printed the balancer line. */
-async function launch(dataDir: string, instances: number): Promise<Launched> {
-  const child = spawn(process.execPath, [CLI, '--instances', String(instances), '--port', '0', '--data-dir', dataDir], {
+async function launch(dataDir: string, instances: number, more: string[] = []): Promise<Launched> {
+  const child = spawn(process.execPath, [CLI, '--instances', String(instances), '--port', '0', '--data-dir', dataDir, ...more], {
     cwd: repoRoot(),
     env: { PATH: `${process.env.PATH}:/usr/sbin`, HOME: process.env.HOME, ...CLUSTER_TEST_ENV },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -124,5 +124,28 @@ describe('npm run cluster (node dist/scripts/cluster.js)', () => {
     second.child.kill('SIGKILL');
     await second.exited;
     await pollUntil('every process of the cluster to end', async () => alive(started).length === 0, { timeoutMs: 30_000 });
+  });
+
+  it('runs on a Redis Cluster it starts itself (--redis-shards 3 --redis-replicas 1), and SIGTERM stops every process of it', async () => {
+    const run = await launch(dataDir, 2, ['--redis-shards', '3', '--redis-replicas', '1']);
+    const nodes = [...run.output().matchAll(/^redis\s+redis:\/\/\S+\s+pid (\d+)\s+(master of slots \S+|replica of \d+)$/gm)];
+    expect(nodes.map((m) => m[2].split(' ')[0]).sort()).toEqual(['master', 'master', 'master', 'replica', 'replica', 'replica']);
+    const started = descendants(run.child.pid!);
+    // The supervisor, six redis-server nodes, two instances and HAProxy.
+    expect(started.size).toBeGreaterThanOrEqual(10);
+    for (const [, pid] of nodes) expect(started.has(Number(pid))).toBe(true);
+
+    const a = await connectSession(run.balancer, 'alice');
+    const b = await connectSession(run.balancer, 'bob');
+    expect(a.session.instanceId).not.toBe(b.session.instanceId);
+    for (const c of [a, b]) await ok(c.socket, 'room:join', { room: 'sharded' });
+    const toBob = waitFor<Message>(b.socket, 'message');
+    const { message } = await ok(a.socket, 'message:send', { room: 'sharded', text: 'over the cluster', clientId: 'k1' });
+    expect(await toBob).toEqual(message);
+
+    run.child.kill('SIGTERM');
+    expect(await run.exited).toEqual({ code: 0, signal: null });
+    expect(alive(started)).toEqual([]);
+    expect(fs.existsSync(path.join(dataDir, 'redis-cluster', 'cluster.json'))).toBe(true);
   });
 });
