@@ -1,8 +1,8 @@
 /**
- * Three instance processes on one real Redis, behind HAProxy, act as one
- * service: whichever instance a client is on, it sees the same messages,
- * members, history and rooms. One topology for the whole file: no test here
- * breaks anything.
+ * Three instance processes on one real Redis, and on a Redis Cluster of
+ * three shards, behind HAProxy, act as one service: whichever instance a
+ * client is on, it sees the same messages, members, history and rooms. One
+ * topology for each: no test here breaks anything.
  */
 import { ParleyClient } from '../../client/sdk';
 import type { ChangesAnswer, Message, MessageUpdateEvent, PresenceEvent } from '../../protocol';
@@ -11,6 +11,7 @@ import { defer } from '../helpers/cleanup';
 import { connectSession, useSharedCluster } from '../helpers/cluster';
 import { collect, ok, waitFor } from '../helpers/events';
 import { connect, type ClientSocket } from '../helpers/server';
+import type { ClusterOptions } from '../../scripts/topology/cluster';
 
 jest.setTimeout(60_000);
 
@@ -22,8 +23,13 @@ async function sdkClient(url: string, name: string): Promise<ParleyClient> {
   return client;
 }
 
-describe('three instance processes on one Redis', () => {
-  const cluster = useSharedCluster();
+const topologies: Array<[string, ClusterOptions]> = [
+  ['one Redis', {}],
+  ['a Redis Cluster of three shards', { redisShards: 3 }],
+];
+
+describe.each(topologies)('three instance processes on %s', (_name, topology) => {
+  const cluster = useSharedCluster(topology);
   /** One client per instance, connected directly (not through the balancer). */
   const onEach = (name: string): Promise<ClientSocket[]> =>
     Promise.all(cluster().instances.map((i, n) => connect(i.url, `${name}${n + 1}`)));
