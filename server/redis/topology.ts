@@ -102,10 +102,11 @@ export function clientOptions(settings: ConnectionSettings, role: 'command' | 's
 
 /**
  * Tells a topology's listeners of one connection's changes: `change` when it
- * goes down or comes back, `subscriber-restored` when a subscriber
- * connection is back after being down. Logs one line per distinct error.
- * `current()` says whether the connection still belongs to the topology (a
- * replaced one's late events are ignored).
+ * goes down or comes back, and calls `restored` (by default: tells
+ * `subscriber-restored`) when a subscriber connection is back after being
+ * down. Logs one line per distinct error. `current()` says whether the
+ * connection still belongs to the topology (a replaced one's late events
+ * are ignored).
  */
 export function watchConnection(
   client: RedisClient,
@@ -113,6 +114,7 @@ export function watchConnection(
   topology: EventEmitter<TopologyEvents>,
   log: Logger,
   current: () => boolean = () => true,
+  restored: () => void = () => topology.emit('subscriber-restored'),
 ): void {
   let lastError = '';
   let wasDown = false;
@@ -133,7 +135,7 @@ export function watchConnection(
     if (lastError && current()) log.info('redis link is back');
     lastError = '';
     if (!current()) return;
-    if (role === 'subscriber' && wasDown) topology.emit('subscriber-restored');
+    if (role === 'subscriber' && wasDown) restored();
     wasDown = false;
     topology.emit('change');
   });

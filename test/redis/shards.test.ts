@@ -6,7 +6,7 @@ import type { Message } from '../../protocol';
 import { command } from '../../scripts/topology/redis';
 import { channels, keys } from '../../server/redis/keys';
 import { collect, ok } from '../helpers/events';
-import { admin, redisBackend, roomOnEachShard, useRedisCluster } from '../helpers/redis';
+import { admin, redisBackend, roomOnEachShard, until, useRedisCluster } from '../helpers/redis';
 import { connect, startServer } from '../helpers/server';
 import { sdkClient } from '../sdk/sdk';
 
@@ -94,5 +94,30 @@ describe('instances on a Redis Cluster of three shards', () => {
       const got = await h.until(rooms.length * total, 15_000);
       for (const room of rooms) expect(got.filter((m) => m.room === room).map((m) => m.seq)).toEqual(all);
     }
+  });
+
+  // node-redis subscribes a reconnected connection to all its channels in one
+  // SSUBSCRIBE, which a cluster refuses when they are in several slots.
+  it('carries the broadcasts of every room of a master again after that master restarted', async () => {
+    const { a, b } = await twoInstances();
+    const rooms = await roomOnEachShard(cluster.cluster(), 'restart');
+    const [{ master }] = rooms;
+    // Rooms in two slots of the restarted master, and one elsewhere.
+    const second = (await roomOnEachShard(cluster.cluster(), 'second')).find((r) => r.master === master)!;
+    const all = [...rooms.map((r) => r.room), second.room];
+    const alice = await connect(a.url, 'alice');
+    const bob = await connect(b.url, 'bob');
+    for (const room of all) {
+      await ok(alice, 'room:join', { room });
+      await ok(bob, 'room:join', { room });
+    }
+    const toBob = collect<Message>(bob, 'message');
+
+    await master.restart();
+    await cluster.cluster().waitHealthy();
+    await until('both instances are ready again', () => a.backend.ready() && b.backend.ready(), 15_000);
+    const sent = [];
+    for (const room of all) sent.push((await ok(alice, 'message:send', { room, text: `after ${room}`, clientId: `after-${room}` })).message);
+    expect((await toBob.until(all.length, 10_000)).sort((x, y) => (x.room < y.room ? -1 : 1))).toEqual(sent.sort((x, y) => (x.room < y.room ? -1 : 1)));
   });
 });
