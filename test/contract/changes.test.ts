@@ -3,7 +3,7 @@ import type { ChangesAnswer, Message, MessageUpdateEvent } from '../../protocol'
 import type { Backend } from '../../server/backend';
 import { call, collect, ok } from '../helpers/events';
 import { startRedis, type RedisServer } from '../../scripts/topology/redis';
-import { admin, redisBackend } from '../helpers/redis';
+import { admin, redisBackend, useRedisCluster } from '../helpers/redis';
 import { range, seed } from '../helpers/seed';
 import { client, connect, handshake, refusal, startServer, type ClientSocket } from '../helpers/server';
 
@@ -17,10 +17,14 @@ async function emptyRedis(): Promise<string> {
   return url;
 }
 
-/** Each rule holds on one instance over either store. */
+/** Three shards for the file, emptied for each test. */
+const cluster = useRedisCluster();
+
+/** Each rule holds on one instance over every store. */
 const stores: Array<[string, (historyMax: number, limits: boolean) => Promise<Backend | undefined>]> = [
   ['memory', async () => undefined],
   ['redis', async (historyMax, limits) => redisBackend(await emptyRedis(), { historyMax, limits })],
+  ['redis cluster', async (historyMax, limits) => redisBackend(await cluster.fresh(), { historyMax, limits })],
 ];
 
 const SECRET = 'a-test-secret-of-enough-length';

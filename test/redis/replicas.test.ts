@@ -3,7 +3,7 @@
  * over a Redis Cluster of one shard with one replica.
  */
 import { createClient } from 'redis';
-import type { Message } from '../../protocol';
+import type { Message, MessageUpdateEvent } from '../../protocol';
 import { keys } from '../../server/redis/keys';
 import { defer } from '../helpers/cleanup';
 import { call, collect, ok, waitFor } from '../helpers/events';
@@ -80,5 +80,29 @@ describe('sends acknowledged once a replica has them (WAIT)', () => {
     expect(next.message.seq).toBe(2);
     expect((await toBob.until(2)).map((m) => m.text)).toEqual(['held', 'after']);
     expect(toBob.items).toHaveLength(2);
+  });
+
+  it('answers a change unavailable while no replica confirms it, and its retry, which finds it made, with the change, broadcast once', async () => {
+    const { alice, bob } = await twoInstances();
+    const { server } = await replica();
+    const { message } = await ok(alice, 'message:send', { room: 'lobby', text: 'first', clientId: 'c1' });
+    const updates = collect<MessageUpdateEvent>(bob, 'message:update');
+    server.pause();
+    let paused = true;
+    defer(() => {
+      if (paused) server.resume();
+    });
+    expect(await call(alice, 'message:edit', { room: 'lobby', id: message.id, text: 'edited' })).toMatchObject({ ok: false, error: { code: 'unavailable' } });
+    server.resume();
+    paused = false;
+
+    const arrives = waitFor<MessageUpdateEvent>(bob, 'message:update');
+    const edited = (await ok(alice, 'message:edit', { room: 'lobby', id: message.id, text: 'edited' })).message;
+    expect(edited).toMatchObject({ id: message.id, text: 'edited', rev: message.rev + 1 });
+    expect(await arrives).toEqual({ message: edited });
+    // The next change comes after it, and nothing came twice.
+    const reacted = (await ok(bob, 'reaction:add', { room: 'lobby', id: message.id, reaction: '👍' })).message;
+    expect((await updates.until(2)).map((u) => u.message)).toEqual([edited, reacted]);
+    expect(updates.items).toHaveLength(2);
   });
 });
