@@ -338,7 +338,7 @@ async function roles(nodes: RedisServer[]): Promise<ClusterNodeRole[]> {
 }
 
 /** What one node says of the cluster, reduced to what "healthy" needs. */
-async function view(port: number): Promise<{ ok: boolean; masters: string; inSync: boolean } | undefined> {
+async function view(port: number): Promise<{ ok: boolean; masters: string; placed: boolean; inSync: boolean } | undefined> {
   const [info, nodesText, replication] = await Promise.all([bulk(port, 'CLUSTER', 'INFO'), bulk(port, 'CLUSTER', 'NODES'), bulk(port, 'INFO', 'replication')]);
   if (!info || !nodesText || !replication) return undefined;
   const ok = /cluster_state:ok/.test(info) && new RegExp(`cluster_slots_ok:${CLUSTER_SLOTS}\\b`).test(info);
@@ -349,8 +349,10 @@ async function view(port: number): Promise<{ ok: boolean; masters: string; inSyn
     .map((l) => `${l.port}:${l.slots.map((s) => s.join('-')).join(',')}`)
     .sort()
     .join(' ');
+  // Every node serves slots or replicates a master (not yet: a master with none).
+  const placed = !lines.some((l) => l.flags.includes('master') && l.slots.length === 0 && !l.flags.some((f) => f.startsWith('fail')));
   const inSync = !/role:slave/.test(replication) || /master_link_status:up/.test(replication);
-  return { ok, masters, inSync };
+  return { ok, masters, placed, inSync };
 }
 
 async function waitHealthy(nodes: RedisServer[], shards: number, timeoutMs: number): Promise<void> {
@@ -364,10 +366,12 @@ async function waitHealthy(nodes: RedisServer[], shards: number, timeoutMs: numb
       const agreed = new Set(answered.map((v) => v.masters));
       const healthy =
         answered.length === running.length &&
-        answered.every((v) => v.ok && v.inSync) &&
+        answered.every((v) => v.ok && v.placed && v.inSync) &&
         agreed.size === 1 &&
         [...agreed][0].split(' ').length === shards;
-      if (!healthy) last = answered.map((v, i) => `${running[i].port}: ${v.ok ? 'ok' : 'not ok'}${v.inSync ? '' : ', replica not in sync'}`).join('; ');
+      if (!healthy) {
+        last = answered.map((v, i) => `${running[i].port}: ${v.ok ? 'ok' : 'not ok'}${v.placed ? '' : ', a master with no slots'}${v.inSync ? '' : ', replica not in sync'}`).join('; ');
+      }
       return healthy;
     },
     { timeoutMs, intervalMs: 100 },
