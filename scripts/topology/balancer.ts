@@ -196,17 +196,21 @@ export async function startBalancer(options: BalancerOptions): Promise<Balancer>
   }
 }
 
-/** The instances of docker-compose.yml: services parley1..parleyN on port 3000. */
-export function composeServers(count: number): Upstream[] {
-  return Array.from({ length: count }, (_, i) => ({ name: `parley${i + 1}`, address: `parley${i + 1}:3000` }));
+/** The instances of docker-compose.yml: services `<prefix>1..<prefix>N` (parley1.., parley-cluster-1.. for the cluster profile) on port 3000. */
+export function composeServers(count: number, prefix = 'parley'): Upstream[] {
+  return Array.from({ length: count }, (_, i) => ({ name: `${prefix}${i + 1}`, address: `${prefix}${i + 1}:3000` }));
 }
 
-/** deploy/haproxy.cfg: the template filled in for docker-compose.yml (Docker's DNS at 127.0.0.11). */
-export function renderComposeConfig(instances = 3): string {
+/** The balancer's config of each topology of docker-compose.yml, by its instances' name prefix. */
+export const COMPOSE_CONFIGS: Record<string, string> = { parley: 'deploy/haproxy.cfg', 'parley-cluster-': 'deploy/haproxy-cluster.cfg' };
+
+/** deploy/haproxy.cfg (or haproxy-cluster.cfg): the template filled in for docker-compose.yml (Docker's DNS at 127.0.0.11). */
+export function renderComposeConfig(instances = 3, prefix = 'parley'): string {
+  const args = prefix === 'parley' ? '' : ` ${instances} ${prefix}`;
   return [
     '# Generated from deploy/haproxy.cfg.template for docker-compose.yml; do not edit.',
-    '# Regenerate: npm run build && node dist/scripts/topology/balancer.js > deploy/haproxy.cfg',
-    renderHaproxyConfig({ bind: '*:8080', servers: composeServers(instances), nameservers: ['127.0.0.11:53'] }),
+    `# Regenerate: npm run build && node dist/scripts/topology/balancer.js${args} > ${COMPOSE_CONFIGS[prefix] ?? 'deploy/haproxy.cfg'}`,
+    renderHaproxyConfig({ bind: '*:8080', servers: composeServers(instances, prefix), nameservers: ['127.0.0.11:53'] }),
   ].join('\n');
 }
 
@@ -229,5 +233,7 @@ export function renderComposeTlsConfig(instances = 3): string {
 
 if (require.main === module) {
   const instances = Number(process.argv[2] ?? 3);
-  process.stdout.write(process.argv.includes('--tls') ? renderComposeTlsConfig(instances) : renderComposeConfig(instances));
+  // `3 --tls`: deploy/haproxy-tls.cfg; `3 parley-cluster-`: the cluster profile's.
+  const prefix = process.argv.slice(3).find((arg) => !arg.startsWith('--'));
+  process.stdout.write(process.argv.includes('--tls') ? renderComposeTlsConfig(instances) : renderComposeConfig(instances, prefix));
 }

@@ -73,12 +73,11 @@ export interface Cluster {
 /**
  * The environment every clustered instance runs with, before `options.env`
  * (docker-compose.yml sets the same): one Redis by URL, or a Redis
- * Cluster by its nodes' URLs (and never both: an inherited REDIS_URL is
- * taken away).
+ * Cluster by its nodes' URLs.
  */
-export function instanceEnv(redis: string | string[], instanceId: string): Record<string, string | undefined> {
+export function instanceEnv(redis: string | string[], instanceId: string): Record<string, string> {
   return {
-    ...(Array.isArray(redis) ? { REDIS_CLUSTER_NODES: redis.join(','), REDIS_URL: undefined } : { REDIS_URL: redis, REDIS_CLUSTER_NODES: undefined }),
+    ...(Array.isArray(redis) ? { REDIS_CLUSTER_NODES: redis.join(',') } : { REDIS_URL: redis }),
     INSTANCE_ID: instanceId,
     // Behind the balancer, the client's address is the first X-Forwarded-For entry.
     TRUST_PROXY: 'on',
@@ -135,7 +134,8 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
       Array.from({ length: count }, (_, i) => {
         const instanceId = `${prefix}${i + 1}`;
         return startInstance({
-          env: { ...instanceEnv(at, instanceId), ...options.env, INSTANCE_ID: instanceId },
+          // Never both Redis settings: one inherited from this shell is taken away.
+          env: { REDIS_URL: undefined, REDIS_CLUSTER_NODES: undefined, ...instanceEnv(at, instanceId), ...options.env, INSTANCE_ID: instanceId },
           inheritEnv: options.inheritEnv,
           logFile: logFile(instanceId),
           onLine: lines(instanceId),

@@ -7,7 +7,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { COMPOSE_TLS_CERTIFICATE, renderComposeConfig, renderComposeTlsConfig } from '../../scripts/topology/balancer';
+import { COMPOSE_CONFIGS, COMPOSE_TLS_CERTIFICATE, renderComposeConfig, renderComposeTlsConfig } from '../../scripts/topology/balancer';
 import { DEFAULT_INSTANCES, instanceEnv } from '../../scripts/topology/cluster';
 
 const root = path.resolve(__dirname, '..', '..');
@@ -18,6 +18,7 @@ interface ComposeService {
   command?: string[] | string;
   environment?: Record<string, string>;
   ports?: Array<{ published: number | string; target: number }>;
+  restart?: string;
   volumes?: Array<string | { source?: string; target: string }>;
   depends_on?: Record<string, { condition: string }>;
   healthcheck?: { test: string[] };
@@ -158,6 +159,72 @@ describe('docker-compose.yml', () => {
     expect(config).toBe(renderComposeConfig(instances.length));
 
     expect(haproxyCheck(mount![0])).toMatch(/^0 [\s\S]*Configuration file is valid/);
+  });
+
+  describe('the cluster profile: the same service on a Redis Cluster', () => {
+    const inProfile = () => Object.entries(compose.services).filter(([, service]) => service.profiles?.includes('cluster'));
+    const nodes = () => inProfile().filter(([, service]) => (service.image ?? '').startsWith('redis:') && service.command !== undefined && !service.entrypoint);
+    const argv = (service: ComposeService) => (Array.isArray(service.command) ? service.command : (service.command ?? '').split(/\s+/));
+    const flag = (service: ComposeService, name: string) => argv(service)[argv(service).indexOf(name) + 1];
+
+    it('runs six Redis 7 cluster nodes, each announcing its own host name and keeping an append-only file on a volume of its own', () => {
+      expect(nodes().map(([name]) => name).sort()).toEqual(['redis-node-1', 'redis-node-2', 'redis-node-3', 'redis-node-4', 'redis-node-5', 'redis-node-6']);
+      const volumes = new Set<string>();
+      for (const [name, node] of nodes()) {
+        expect(node.image).toMatch(/^redis:7/);
+        expect(flag(node, '--cluster-enabled')).toBe('yes');
+        expect(flag(node, '--cluster-announce-hostname')).toBe(name);
+        expect(flag(node, '--cluster-preferred-endpoint-type')).toBe('hostname');
+        expect(flag(node, '--appendonly')).toBe('yes');
+        expect(node.healthcheck?.test.join(' ')).toMatch(/redis-cli ping/);
+        const data = node.volumes?.map((v) => (typeof v === 'string' ? v.split(':') : [v.source ?? '', v.target])).find(([, target]) => target === '/data');
+        expect(data).toBeDefined();
+        volumes.add(data![0]);
+      }
+      expect(volumes.size).toBe(6);
+      for (const volume of volumes) expect(Object.keys(compose.volumes ?? {})).toContain(volume);
+    });
+
+    it('joins them once into three shards of one replica each, with a one-shot service that waits for every node', () => {
+      const init = compose.services['redis-cluster-init'];
+      expect(init.profiles).toEqual(['cluster']);
+      expect(init.restart).toBe('no');
+      const script = [...(init.entrypoint ?? []), ...argv(init)].join(' ');
+      expect(script).toMatch(/redis-cli --cluster create .* --cluster-replicas 1 --cluster-yes/);
+      // A cluster made already is left as it is (the volumes keep it).
+      expect(script).toMatch(/cluster_state:ok/);
+      for (const [name] of nodes()) expect(init.depends_on?.[name]?.condition).toBe('service_healthy');
+    });
+
+    it('runs three instances from the Dockerfile on the cluster, acknowledging a message once a replica has it', () => {
+      const instances = inProfile().filter(([, service]) => service.environment?.REDIS_CLUSTER_NODES !== undefined);
+      expect(instances.map(([name]) => name).sort()).toEqual(['parley-cluster-1', 'parley-cluster-2', 'parley-cluster-3']);
+      const seeds = nodes().map(([name]) => `redis://${name}:6379`).sort();
+      for (const [name, service] of instances) {
+        expect(service.build?.context).toBe(root);
+        expect(service.environment).toMatchObject(instanceEnv(seeds, name));
+        expect(service.environment!.REDIS_CLUSTER_NODES.split(',').sort()).toEqual(seeds);
+        expect(service.environment!.REDIS_URL).toBeUndefined();
+        expect(service.environment!.REDIS_WAIT_REPLICAS).toBe('1');
+        expect(service.depends_on?.['redis-cluster-init']?.condition).toBe('service_completed_successfully');
+        expect(service.healthcheck?.test.join(' ')).toMatch(/\/readyz/);
+      }
+    });
+
+    it('publishes its balancer on 8081 with a config, rendered from the template, that names its instances; a plain `up` starts none of it', () => {
+      const balancer = compose.services['cluster-balancer'];
+      expect(balancer.ports?.map((p) => [Number(p.published), p.target])).toEqual([[8081, 8080]]);
+      const mount = balancer.volumes
+        ?.map((v) => (typeof v === 'string' ? v.split(':') : [v.source ?? '', v.target]))
+        .find(([, target]) => target === '/usr/local/etc/haproxy/haproxy.cfg');
+      expect(path.relative(root, mount![0])).toBe(COMPOSE_CONFIGS['parley-cluster-']);
+      expect(fs.readFileSync(mount![0], 'utf8')).toBe(renderComposeConfig(3, 'parley-cluster-'));
+      expect(haproxyCheck(mount![0])).toMatch(/^0 [\s\S]*Configuration file is valid/);
+      for (const [name, service] of Object.entries(compose.services)) {
+        const cluster = name.startsWith('redis-node-') || name.startsWith('parley-cluster-') || ['redis-cluster-init', 'cluster-balancer'].includes(name);
+        if (cluster) expect({ name, profiles: service.profiles }).toEqual({ name, profiles: ['cluster'] });
+      }
+    });
   });
 });
 
