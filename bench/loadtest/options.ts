@@ -53,6 +53,12 @@ export interface Options extends ProfileDefaults {
   /** The relay's URLs for `--compare relay` with `--url`. */
   relayUrls?: string[];
   redisUrl?: string;
+  /** A Redis Cluster of this many shards for the cluster started here, instead of one Redis. */
+  redisShards?: number;
+  /** Replicas of each of its masters. */
+  redisReplicas?: number;
+  /** The instances' REDIS_WAIT_REPLICAS: a send is acknowledged once that many replicas have it. */
+  redisWait?: number;
   /** Instances' own URLs to read /metrics from (default: `--url` unless it is a balancer). */
   metricsUrls?: string[];
   findMax: boolean;
@@ -90,6 +96,9 @@ target (default: a cluster started here: Redis, --instances, HAProxy; stopped at
   --compare relay       alternate Parley and the relay (bench/relay) under the same load; ratios beside
   --relay-url URL[,...] the relay's URLs, for --compare with --url
   --runs N              runs of each target; figures are medians (default 1)
+  --redis-shards N      a Redis Cluster of N shards instead of one Redis (Parley only); CPU per node
+  --redis-replicas R    replicas of each shard's master (with --redis-shards)
+  --redis-wait N        the instances acknowledge a send once N replicas have it (REDIS_WAIT_REPLICAS)
 
 load
   --clients N  --rooms N  --senders N|all (per room)  --rate MSG/S  --duration S  --warmup S
@@ -135,6 +144,9 @@ export function parseOptions(argv: string[]): Options | 'help' {
         target: { type: 'string' },
         compare: { type: 'string' },
         'relay-url': { type: 'string' },
+        'redis-shards': { type: 'string' },
+        'redis-replicas': { type: 'string' },
+        'redis-wait': { type: 'string' },
         runs: { type: 'string' },
         clients: { type: 'string' },
         rooms: { type: 'string' },
@@ -212,6 +224,9 @@ export function parseOptions(argv: string[]): Options | 'help' {
     urls: urls('url', v.url),
     relayUrls: urls('relay-url', v['relay-url']),
     redisUrl,
+    redisShards: v['redis-shards'] === undefined ? undefined : number('redis-shards', v['redis-shards'], 0, { min: 1, whole: true }),
+    redisReplicas: v['redis-replicas'] === undefined ? undefined : number('redis-replicas', v['redis-replicas'], 0, { whole: true }),
+    redisWait: v['redis-wait'] === undefined ? undefined : number('redis-wait', v['redis-wait'], 0, { whole: true }),
     metricsUrls: urls('metrics', v.metrics),
     findMax: v['find-max'] ?? false,
     p99LimitMs: number('p99-limit', v['p99-limit'], 250),
@@ -234,5 +249,10 @@ export function parseOptions(argv: string[]): Options | 'help' {
     throw new UsageError('--relay-drop-every / --relay-repeat-every apply to the relay: add --target relay or --compare relay');
   }
   if ((options.relayDropEvery || options.relayRepeatEvery) && options.urls) throw new UsageError('the relay fault switch applies to a relay started here, not to --url');
+  const clusterFlag = ['--redis-shards', '--redis-replicas', '--redis-wait'].find((_, i) => [options.redisShards, options.redisReplicas, options.redisWait][i] !== undefined);
+  if (clusterFlag && options.urls) throw new UsageError(`${clusterFlag} shapes the cluster started here, not a service at --url`);
+  if (options.redisShards !== undefined && (options.target === 'relay' || options.compare)) throw new UsageError('--redis-shards: the relay runs on one Redis');
+  if (options.redisReplicas !== undefined && options.redisShards === undefined) throw new UsageError('--redis-replicas goes with --redis-shards');
+  if (options.redisWait && options.redisWait > (options.redisReplicas ?? 0)) throw new UsageError(`--redis-wait ${options.redisWait} needs at least as many --redis-replicas`);
   return options;
 }

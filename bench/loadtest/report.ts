@@ -62,7 +62,7 @@ export function figures(r: RunResult): Figure[] {
     for (const q of ['p50', 'p90', 'p99', 'max'] as const) add(`ackMs.${q}`, `ack latency ${q}`, t.ackMs[q], 'ms');
   }
 
-  const instanceIds = r.resources.processes.map((p) => p.name).filter((n) => !['redis', 'balancer', 'generator'].includes(n));
+  const instanceIds = r.resources.processes.map((p) => p.name).filter((n) => !n.startsWith('redis') && !['balancer', 'generator'].includes(n));
   const nameOf = (name: string) => (instanceIds.includes(name) ? `instance ${instanceIds.indexOf(name) + 1}` : name);
   for (const p of r.resources.processes) {
     const n = nameOf(p.name);

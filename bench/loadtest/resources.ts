@@ -92,6 +92,7 @@ export class ResourceMonitor {
     for (const i of this.target.instances) if (i.pid) list.push([i.id, i.pid]);
     if (this.target.balancerPid) list.push(['balancer', this.target.balancerPid]);
     if (this.target.redisPid) list.push(['redis', this.target.redisPid]);
+    for (const node of this.target.redisNodes ?? []) list.push([node.name, node.pid]);
     list.push(['generator', process.pid]);
     return list;
   }
@@ -155,7 +156,16 @@ export class ResourceMonitor {
     // /metrics of instances no client reached.
     for (const url of this.target.metricsUrls) if (!used.has(url)) processes.push(await fromMetrics(this.first.get(`metrics:${url}`)?.instanceLabel ?? url, url));
 
-    processes.push(await this.redisFigures(wallS));
+    if (this.target.redisNodes) {
+      // A Redis Cluster started here: each node from /proc, and all of them together.
+      const nodes = this.target.redisNodes.map((node) => this.fromProc(node.name, node.pid, wallS));
+      processes.push(...nodes);
+      const total = (values: Array<number | undefined>) => (values.every((v) => v !== undefined) ? values.reduce((a, b) => a! + b!, 0) : undefined);
+      const cores = total(nodes.map((n) => n.cpuCores));
+      processes.push({ name: 'redis (all nodes)', source: 'proc', cpuCores: cores === undefined ? undefined : round(cores), rssBytes: total(nodes.map((n) => n.rssBytes)) });
+    } else {
+      processes.push(await this.redisFigures(wallS));
+    }
     if (this.target.balancerPid) processes.push(this.fromProc('balancer', this.target.balancerPid, wallS));
     const gen = process.cpuUsage(this.generator0);
     processes.push({

@@ -247,6 +247,7 @@ function learnInstances(target: Target, fleet: Fleet): void {
 
 /** The Redis port and the instances' pids, if the traffic can be measured here. */
 function trafficSetup(target: Target, redis: RedisProbe | undefined): { port: number; pids: Map<number, string> } | string {
+  if (target.redisNodes) return 'measured on one Redis: on a Redis Cluster an instance talks to every node';
   if (!redis || !target.redisUrl) return 'no Redis to ask (give --redis-url)';
   const url = new URL(target.redisUrl);
   if (!['127.0.0.1', 'localhost', '[::1]'].includes(url.hostname)) return 'Redis is not on this host: its sockets cannot be read';

@@ -35,6 +35,8 @@ export interface Target {
   redisUrl?: string;
   /** Redis's pid when started here. */
   redisPid?: number;
+  /** A Redis Cluster's nodes started here (`redis shard 1`, `redis shard 1 replica`, ...): CPU and memory from /proc. */
+  redisNodes?: Array<{ name: string; pid: number }>;
   /** Instances' URLs to read /metrics from. */
   metricsUrls: string[];
   /** Stops what was started here (nothing for `--url`). Idempotent. */
@@ -54,6 +56,7 @@ const INSTANCE_ENV = { LIMITS: 'off', LOG_LEVEL: 'warn' };
 /** Starts Redis, `options.instances` instances of `kind` and HAProxy, and resolves once all are ready. */
 export async function startTarget(kind: TargetKind, options: Options, runLabel: string): Promise<Target> {
   const env: Record<string, string> = { ...INSTANCE_ENV };
+  if (options.redisWait !== undefined) env.REDIS_WAIT_REPLICAS = String(options.redisWait);
   if (kind === 'relay') {
     if (options.relayDropEvery) env.RELAY_DROP_EVERY = String(options.relayDropEvery);
     if (options.relayRepeatEvery) env.RELAY_REPEAT_EVERY = String(options.relayRepeatEvery);
@@ -68,6 +71,8 @@ export async function startTarget(kind: TargetKind, options: Options, runLabel: 
     // Port 0: each inspector picks a free port and prints it.
     nodeArgs: options.inspect ? ['--inspect=127.0.0.1:0'] : undefined,
     logDir: options.logDir ? path.join(options.logDir, runLabel) : undefined,
+    redisShards: options.redisShards,
+    redisReplicas: options.redisReplicas,
   });
   const instances = cluster.instances.map((i) => ({
     id: i.instanceId,
@@ -79,15 +84,18 @@ export async function startTarget(kind: TargetKind, options: Options, runLabel: 
     await cluster.stop();
     throw new Error('an instance started with --inspect did not print its inspector URL');
   }
+  const redisNodes = cluster.redisCluster ? await nodeNames(cluster) : undefined;
+  const redis = cluster.redisCluster ? `a Redis Cluster of ${options.redisShards} shard(s)${options.redisReplicas ? ` × ${1 + options.redisReplicas} nodes` : ''}` : 'Redis';
   return {
     kind,
-    description: `${kind}: ${instances.length} instance(s) + Redis + HAProxy, started here`,
+    description: `${kind}: ${instances.length} instance(s) + ${redis} + HAProxy, started here`,
     balancerUrl: cluster.balancer?.url,
     stickyCookie: true,
     balancerPid: cluster.balancer?.pid,
     instances,
     redisUrl: cluster.redisUrl,
     redisPid: cluster.redis?.pid,
+    redisNodes,
     metricsUrls: kind === 'parley' ? instances.map((i) => i.url) : [],
     stop: () => cluster.stop(),
     kill() {
@@ -96,6 +104,18 @@ export async function startTarget(kind: TargetKind, options: Options, runLabel: 
       // The Redis launcher kills its own process when this process exits.
     },
   };
+}
+
+/** The Redis Cluster's nodes by shard (in the order of their slots) and role. */
+async function nodeNames(cluster: Cluster): Promise<Array<{ name: string; pid: number }>> {
+  const roles = await cluster.redisCluster!.roles();
+  const masters = roles.filter((r) => r.role === 'master').sort((a, b) => a.slots[0][0] - b.slots[0][0]);
+  return roles
+    .map((r) => {
+      const shard = 1 + masters.findIndex((m) => (r.role === 'master' ? m === r : m.id === r.masterId));
+      return { name: `redis shard ${shard}${r.role === 'replica' ? ' replica' : ''}`, pid: r.server.pid };
+    })
+    .sort((a, b) => (a.name < b.name ? -1 : 1));
 }
 
 /**

@@ -47,6 +47,21 @@ describe('npm run loadtest (node dist/bench/loadtest.js)', () => {
     expect(run.leftovers).toEqual([]);
   });
 
+  it('runs on a Redis Cluster of its own with --redis-shards, with the CPU and memory of each shard\'s master and of them all', async () => {
+    const run = await runLoadtest(['--clients', '40', '--duration', '2', '--warmup', '1', '--redis-shards', '2']);
+    expect(`${run.code} ${run.stdout}`).toMatch(/^0 /);
+    expect(run.stdout).toMatch(/^CPU redis shard 1\s+[\d.]+ cores$/m);
+    expect(run.stdout).toMatch(/^CPU redis shard 2\s+[\d.]+ cores$/m);
+    const [result] = run.json.results.parley;
+    expect(result.description).toMatch(/a Redis Cluster of 2 shard\(s\)/);
+    const processes = Object.fromEntries(result.resources.processes.map((p: { name: string }) => [p.name, p]));
+    for (const name of ['redis shard 1', 'redis shard 2', 'redis (all nodes)']) {
+      expect(processes[name]).toMatchObject({ source: 'proc', cpuCores: expect.any(Number), rssBytes: expect.any(Number) });
+    }
+    expect(processes.redis).toBeUndefined();
+    expect(run.leftovers).toEqual([]);
+  });
+
   it('stops everything it started on Ctrl-C and exits 130', async () => {
     const run = await runLoadtest(['--clients', '40', '--duration', '60', '--warmup', '0'], { interruptWhen: /^connect .* joined in/m });
     expect(run.code).toBe(130);
