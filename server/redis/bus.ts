@@ -222,10 +222,10 @@ export class RedisBus extends EventEmitter<BusEvents> implements Bus {
    * had failed (or makes every subscription again), then tells `restored`.
    */
   private async restore(resubscribe: () => Promise<number>): Promise<void> {
-    const repaired = await resubscribe();
+    const subscribed = await resubscribe();
     // Catch-up reads the store: wait for the command link too, which may come back later.
     await this.links.whenReady();
-    this.log.info({ repaired }, 'bus link restored');
+    this.log.info({ subscribed }, 'bus link restored');
     this.emit('restored');
   }
 }

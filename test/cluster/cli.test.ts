@@ -28,10 +28,10 @@ interface Launched {
 }
 
 /** Starts the launcher and resolves once it printed the balancer line. */
-async function launch(dataDir: string, instances: number, more: string[] = []): Promise<Launched> {
+async function launch(dataDir: string, instances: number, more: string[] = [], env: Record<string, string> = {}): Promise<Launched> {
   const child = spawn(process.execPath, [CLI, '--instances', String(instances), '--port', '0', '--data-dir', dataDir, ...more], {
     cwd: repoRoot(),
-    env: { PATH: `${process.env.PATH}:/usr/sbin`, HOME: process.env.HOME, ...CLUSTER_TEST_ENV },
+    env: { PATH: `${process.env.PATH}:/usr/sbin`, HOME: process.env.HOME, ...CLUSTER_TEST_ENV, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
@@ -127,7 +127,8 @@ describe('npm run cluster (node dist/scripts/cluster.js)', () => {
   });
 
   it('runs on a Redis Cluster it starts itself (--redis-shards 3 --redis-replicas 1), and SIGTERM stops every process of it', async () => {
-    const run = await launch(dataDir, 2, ['--redis-shards', '3', '--redis-replicas', '1']);
+    // A cluster's bus is sharded whatever TEST_REDIS_PUBSUB says.
+    const run = await launch(dataDir, 2, ['--redis-shards', '3', '--redis-replicas', '1'], { REDIS_PUBSUB: 'sharded' });
     const nodes = [...run.output().matchAll(/^redis\s+redis:\/\/\S+\s+pid (\d+)\s+(master of slots \S+|replica of \d+)$/gm)];
     expect(nodes.map((m) => m[2].split(' ')[0]).sort()).toEqual(['master', 'master', 'master', 'replica', 'replica', 'replica']);
     const started = descendants(run.child.pid!);

@@ -36,7 +36,7 @@ describe('a Redis Cluster failover under load (three shards, one replica each, R
       redisReplicas: 1,
       // A master unreachable for a second is taken for failed: the failover takes seconds, not the default 15.
       redisNodeTimeoutMs: 1000,
-      env: { ...FAST, REDIS_WAIT_REPLICAS: '1', REDIS_WAIT_TIMEOUT_MS: '300' },
+      env: { ...FAST, REDIS_PUBSUB: 'sharded', REDIS_WAIT_REPLICAS: '1', REDIS_WAIT_TIMEOUT_MS: '300' },
       logDir: process.env.TEST_CLUSTER_LOGS,
     });
     defer(() => cluster.stop());
