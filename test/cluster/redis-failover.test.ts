@@ -9,6 +9,7 @@
  */
 import calculateSlot from 'cluster-key-slot';
 import { performance } from 'node:perf_hooks';
+import { setTimeout as delay } from 'node:timers/promises';
 import { startCluster } from '../../scripts/topology/cluster';
 import { httpStatus, pollUntil } from '../../scripts/topology/instance';
 import { channels } from '../../server/redis/keys';
@@ -19,6 +20,8 @@ import { allReceived, expectDeliveredOnceInOrder, FAST, report, ROOM, sendContin
 jest.setTimeout(120_000);
 
 const MEMBERS = 6;
+// How often /readyz is sampled during the failover: a period of observation, not a wait for an event.
+const READYZ_SAMPLE_MS = 100;
 
 /** The count of `parley_errors_total{code}` in an instance's /metrics (0 when never counted). */
 async function errorsCounted(url: string, code: string): Promise<number> {
@@ -54,7 +57,7 @@ describe('a Redis Cluster failover under load (three shards, one replica each, R
     const watcher = (async () => {
       while (watching) {
         await Promise.all(cluster.instances.map(async (i) => readiness.get(i.url)!.push(await httpStatus(`${i.url}/readyz`, 500))));
-        await new Promise((r) => setTimeout(r, 100));
+        await delay(READYZ_SAMPLE_MS);
       }
     })();
 
