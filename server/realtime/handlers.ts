@@ -158,6 +158,12 @@ export function registerHandlers(socket: ParleySocket, deps: HandlerDeps): void 
       leaveRoom(room).catch((err) => log.warn({ err, room }, 'presence leave on disconnect failed'));
     }
   });
+  // A client's DISCONNECT packet leaves the namespace but not the connection,
+  // which Engine.IO would keep alive on heartbeats for nothing: this service
+  // has one namespace, so the connection goes with it.
+  socket.on('disconnect', (reason) => {
+    if (reason === 'client namespace disconnect') socket.conn.close();
+  });
 
   /** @throws AppError `not_joined` unless this socket joined `room`. */
   function mustBeJoined(room: string, doing: string): void {

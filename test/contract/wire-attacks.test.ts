@@ -178,4 +178,12 @@ describe('frames no honest client sends', () => {
     wire.send('41');
     expect(await left).toEqual({ room: 'lobby', event: 'leave', user: { id: 'w', name: 'w' }, members: 1, version: 3 });
   });
+
+  it('a DISCONNECT packet ends the connection too, which would otherwise stay open on heartbeats with nothing to serve', async () => {
+    const { url, stillServed } = await attackServer();
+    const wire = await WireClient.connect(url, { name: 'w' });
+    wire.send('41');
+    await wire.waitClosed();
+    await stillServed();
+  });
 });
