@@ -149,6 +149,8 @@ export function createHttpApp(deps: RoutesDeps): express.Express {
   app.use('/api', api);
 
   app.use(serveStatic(deps.publicDir));
+  // Anything else answers the contract's JSON error too, not express's HTML page.
+  app.use((_req, _res, next) => next(new NoSuchRoute()));
 
   app.use(answerErrors(metrics, logger));
 

@@ -6,6 +6,7 @@
 import fs from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
+import type { Duplex } from 'node:stream';
 import { DEFAULTS, type Config } from '../config';
 
 /** What the server is built from; timeouts left out fall back to `DEFAULTS`. */
@@ -37,7 +38,32 @@ export function createHttpServer(options: HttpServerOptions = {}): HttpServer {
       : http.createServer(timeouts);
   // keepAliveTimeout is not taken from the options by every Node 20 release.
   server.keepAliveTimeout = timeouts.keepAliveTimeout!;
+  server.on('clientError', answerClientError);
   return server;
+}
+
+/**
+ * What Node's HTTP parser refuses before any route sees it (a malformed
+ * request line or header, headers over 16 KB, a request not received in
+ * time) answers the contract's JSON error, as every route does, instead of
+ * Node's bare status line; the connection closes after it.
+ */
+function answerClientError(err: NodeJS.ErrnoException, socket: Duplex): void {
+  if (err.code === 'ECONNRESET' || !socket.writable) {
+    socket.destroy();
+    return;
+  }
+  const [status, code, message] =
+    err.code === 'HPE_HEADER_OVERFLOW'
+      ? [431, 'too_large', 'request headers too large']
+      : err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+        ? [408, 'invalid_payload', 'request not received in time']
+        : [400, 'invalid_payload', 'malformed HTTP request'];
+  const body = JSON.stringify({ error: { code, message } });
+  socket.end(
+    `HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\nContent-Type: application/json; charset=utf-8\r\n` +
+      `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+  );
 }
 
 /** Whether the server speaks TLS. */

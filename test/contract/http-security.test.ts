@@ -96,10 +96,10 @@ describe('security headers', () => {
       // Plain HTTP: no HSTS.
       expect(res.headers['strict-transport-security']).toBeUndefined();
     }
-    // express's own 404 page keeps the headers, with a stricter policy of its own.
+    // A path no route serves answers the contract's JSON 404 with the same headers.
     const missing = await request(url, { path: '/nothing' });
     expect(missing.status).toBe(404);
-    expect(missing.headers).toMatchObject({ 'x-content-type-options': 'nosniff', 'x-frame-options': 'DENY', 'content-security-policy': "default-src 'none'" });
+    expectHelmet(missing.headers);
   });
 
   it('are on Socket.IO\'s own answers too', async () => {
@@ -159,9 +159,28 @@ describe('HTTP timeouts', () => {
   }
   const short = { httpHeadersTimeoutMs: 300, httpRequestTimeoutMs: 600, httpKeepAliveTimeoutMs: 300 };
 
-  it('cut off a request whose headers never end', async () => {
+  it('cut off a request whose headers never end, with the contract\'s JSON error', async () => {
     const { port } = await startServer(short);
-    expect(await rawUntilClosed(port, 'GET /healthz HTTP/1.1\r\nHost: x\r\n')).toMatch(/^HTTP\/1\.1 408/);
+    const answer = await rawUntilClosed(port, 'GET /healthz HTTP/1.1\r\nHost: x\r\n');
+    expect(answer).toMatch(/^HTTP\/1\.1 408/);
+    expect(JSON.parse(answer.split('\r\n\r\n')[1])).toEqual({ error: { code: 'invalid_payload', message: 'request not received in time' } });
+  });
+
+  it('answer what the HTTP parser refuses with the contract\'s JSON error, not a bare status line', async () => {
+    const { port } = await startServer();
+    const malformed = await rawUntilClosed(port, 'GET / HTTP/1.1\r\nHost x\r\n\r\n');
+    expect(malformed).toMatch(/^HTTP\/1\.1 400 .*\r\nContent-Type: application\/json/s);
+    expect(JSON.parse(malformed.split('\r\n\r\n')[1])).toEqual({ error: { code: 'invalid_payload', message: 'malformed HTTP request' } });
+    const huge = await rawUntilClosed(port, `GET / HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`);
+    expect(huge).toMatch(/^HTTP\/1\.1 431/);
+    expect(JSON.parse(huge.split('\r\n\r\n')[1])).toEqual({ error: { code: 'too_large', message: 'request headers too large' } });
+  });
+
+  it('answer a path no route serves with the contract\'s JSON 404, outside /api too', async () => {
+    const { url } = await startServer();
+    const res = await fetch(`${url}/healthz`, { method: 'PUT' });
+    expect(res.status).toBe(404);
+    expect(await res.json()).toEqual({ error: { code: 'invalid_payload', message: 'no such route' } });
   });
 
   it('cut off a request whose body never arrives', async () => {
