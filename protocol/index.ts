@@ -102,6 +102,12 @@ export const MESSAGE_ID_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
 export const MAX_REACTION_LENGTH = 16;
 /** Distinct reactions a message may carry; adding one more answers `too_large`. */
 export const MAX_REACTIONS_PER_MESSAGE = 20;
+/**
+ * Reactions given to one message, all reactions together (an extension: the
+ * contract sets none). Every change broadcasts the whole message, so without
+ * a bound each new giver would cost every member more.
+ */
+export const MAX_REACTIONS_GIVEN_PER_MESSAGE = 1000;
 /** `room:changes` limit: default and range. */
 export const CHANGES_DEFAULT_LIMIT = 100;
 export const CHANGES_MAX_LIMIT = 500;

@@ -13,7 +13,7 @@
  * in the order they were first given.
  */
 import type { Message } from '../../protocol';
-import { IDEMPOTENCY_WINDOW_MS, MAX_REACTIONS_PER_MESSAGE } from '../../protocol';
+import { IDEMPOTENCY_WINDOW_MS, MAX_REACTIONS_GIVEN_PER_MESSAGE, MAX_REACTIONS_PER_MESSAGE } from '../../protocol';
 import { UnavailableError } from '../errors';
 import { refused, type Refusal } from '../store/change';
 import { decodeSendRef, encodeSendRef, storedMessage } from '../store/send-ref';
@@ -155,6 +155,9 @@ elseif op == 'delete' then
   order = {}
 elseif op == 'react' then
   if givers and index_of(givers, user) then return unchanged() end
+  local given = 0
+  for _, r in ipairs(order) do given = given + #m.reactions[r] end
+  if given >= tonumber(ARGV[8]) then return {-6} end
   if not givers then
     if #order >= tonumber(ARGV[6]) then return {-5} end
     givers = {}
@@ -216,7 +219,7 @@ return out
 `);
 
 /** The answer of CHANGE for each refusal. */
-const REFUSALS: Record<number, Refusal> = { [-2]: 'not_found', [-3]: 'deleted', [-4]: 'not_author', [-5]: 'too_many_reactions' };
+const REFUSALS: Record<number, Refusal> = { [-2]: 'not_found', [-3]: 'deleted', [-4]: 'not_author', [-5]: 'too_many_reactions', [-6]: 'too_many_givers' };
 
 const TOO_LATE = 'the store answered too late; nothing was stored, retry';
 
@@ -317,7 +320,7 @@ export class RedisMessageStore implements MessageStore {
       ([changed]) => changed === 0,
       (done) =>
         this.links.durable('change', keys.log(room), async (client) =>
-          done((await CHANGE.run(client, roomKeys(room), [op.kind, id, userId, arg, ts, MAX_REACTIONS_PER_MESSAGE, this.deadline()])) as [number, string?]),
+          done((await CHANGE.run(client, roomKeys(room), [op.kind, id, userId, arg, ts, MAX_REACTIONS_PER_MESSAGE, this.deadline(), MAX_REACTIONS_GIVEN_PER_MESSAGE])) as [number, string?]),
         ),
     );
     if (status === -1) throw new UnavailableError(TOO_LATE);

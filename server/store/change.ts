@@ -5,12 +5,12 @@
  * applies the same rules in the script that takes the rev, and reports a
  * refusal with the same errors.
  */
-import { MAX_REACTIONS_PER_MESSAGE, type Message, type Reactions } from '../../protocol';
+import { MAX_REACTIONS_GIVEN_PER_MESSAGE, MAX_REACTIONS_PER_MESSAGE, type Message, type Reactions } from '../../protocol';
 import { AppError } from '../errors';
 import type { ChangeInput } from './types';
 
 /** Why a change is refused, whichever store found it. */
-export type Refusal = 'not_found' | 'deleted' | 'not_author' | 'too_many_reactions';
+export type Refusal = 'not_found' | 'deleted' | 'not_author' | 'too_many_reactions' | 'too_many_givers';
 
 /** The contract's error for a refusal. */
 export function refused(refusal: Refusal, input: Pick<ChangeInput, 'room' | 'id' | 'op'>): AppError {
@@ -23,6 +23,8 @@ export function refused(refusal: Refusal, input: Pick<ChangeInput, 'room' | 'id'
       return new AppError('forbidden', `only the author may ${input.op.kind === 'edit' ? 'edit' : 'delete'} a message`);
     case 'too_many_reactions':
       return new AppError('too_large', `a message has at most ${MAX_REACTIONS_PER_MESSAGE} distinct reactions`);
+    case 'too_many_givers':
+      return new AppError('too_large', `a message holds at most ${MAX_REACTIONS_GIVEN_PER_MESSAGE} reactions given, all reactions together`);
   }
 }
 
@@ -50,6 +52,7 @@ export function applyChange(message: Message, input: ChangeInput): Message | und
     case 'react': {
       const givers = giversOf(message.reactions, op.reaction);
       if (givers?.includes(input.userId)) return undefined;
+      if (Object.values(message.reactions).reduce((n, g) => n + g.length, 0) >= MAX_REACTIONS_GIVEN_PER_MESSAGE) throw refused('too_many_givers', input);
       if (!givers && Object.keys(message.reactions).length >= MAX_REACTIONS_PER_MESSAGE) throw refused('too_many_reactions', input);
       return { ...message, reactions: withGivers(message.reactions, op.reaction, [...(givers ?? []), input.userId]) };
     }

@@ -1,4 +1,4 @@
-import type { Message, User } from '../../protocol';
+import { MAX_REACTIONS_GIVEN_PER_MESSAGE, type Message, type User } from '../../protocol';
 import { keys } from '../../server/redis/keys';
 import { MemoryMessageStore } from '../../server/store/memory';
 import type { AppendInput, ChangeInput, MessageStore } from '../../server/store/types';
@@ -200,6 +200,18 @@ describe.each(factories)('MessageStore changes (%s)', (_name, make) => {
     expect(await store.lastRevs(['lobby', 'none'])).toEqual([3, 0]);
     const deleted = await store.change(remove('lobby', sent.id, 'alice'));
     expect(deleted.message).toEqual({ ...reacted.message, rev: 4, text: '', reactions: {}, deleted: true });
+  });
+
+  it(`refuses a reaction past ${MAX_REACTIONS_GIVEN_PER_MESSAGE} given to one message, all reactions together, with too_large; one taken back frees a place`, async () => {
+    const [store] = await make(100);
+    const { message } = await store.append(input('lobby', 'popular'));
+    for (let i = 0; i < MAX_REACTIONS_GIVEN_PER_MESSAGE; i++) await store.change(react('lobby', message.id, `u${i}`, `r${i % 3}`));
+    expect(await codeOf(store.change(react('lobby', message.id, 'late', 'r0')))).toBe('too_large');
+    expect(await codeOf(store.change(react('lobby', message.id, 'late', 'new')))).toBe('too_large');
+    await store.change(unreact('lobby', message.id, 'u0', 'r0'));
+    const given = await store.change(react('lobby', message.id, 'late', 'r1'));
+    expect(Object.values(given.message.reactions).flat()).toHaveLength(MAX_REACTIONS_GIVEN_PER_MESSAGE);
+    expect(await store.lastRevs(['lobby'])).toEqual([1 + MAX_REACTIONS_GIVEN_PER_MESSAGE + 2]);
   });
 
   it('answers a change that changes nothing with the current state and takes no rev', async () => {
