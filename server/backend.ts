@@ -69,10 +69,10 @@ export interface MemoryBackend extends Backend {
   presence: MemoryPresence;
 }
 
-export function createMemoryBackend(config: Pick<Config, 'historyMax' | 'limits'> & Partial<Pick<Config, 'rateLimits'>>): MemoryBackend {
+export function createMemoryBackend(config: Pick<Config, 'historyMax' | 'limits'> & Partial<Pick<Config, 'rateLimits' | 'memoryMaxMessages'>>): MemoryBackend {
   return {
     kind: 'memory',
-    store: new MemoryMessageStore(config.historyMax),
+    store: new MemoryMessageStore(config.historyMax, Date.now, config.memoryMaxMessages),
     presence: new MemoryPresence(),
     limits: config.limits ? new FlexibleRateLimits(config.rateLimits) : noLimits,
     ready: () => true,

@@ -17,6 +17,8 @@ export const DEFAULTS = {
   port: 3000,
   host: '0.0.0.0',
   historyMax: 10_000,
+  /** Messages the in-memory store keeps in all rooms together (the rooms written least recently go first). */
+  memoryMaxMessages: 200_000,
   logLevel: 'info',
   drainTimeoutMs: 10_000,
   pingIntervalMs: 20_000,
@@ -114,6 +116,7 @@ export interface Config {
   limits: boolean;
   /** Messages kept per room. */
   historyMax: number;
+  memoryMaxMessages: number;
   /** pino level. */
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   /** How long draining waits for clients to move before exiting. */
@@ -236,6 +239,7 @@ const fields = {
   TRUST_PROXY: flag.default('off'),
   LIMITS: flag.default('on'),
   HISTORY_MAX: whole(100, 1_000_000).default(String(DEFAULTS.historyMax)),
+  MEMORY_MAX_MESSAGES: whole(1000, 100_000_000).default(String(DEFAULTS.memoryMaxMessages)),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default(DEFAULTS.logLevel),
   DRAIN_TIMEOUT_MS: whole(0, 600_000).default(String(DEFAULTS.drainTimeoutMs)),
   PING_INTERVAL_MS: whole(100, 300_000).default(String(DEFAULTS.pingIntervalMs)),
@@ -317,6 +321,7 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): Config {
     trustProxy: v.TRUST_PROXY,
     limits: v.LIMITS,
     historyMax: v.HISTORY_MAX,
+    memoryMaxMessages: v.MEMORY_MAX_MESSAGES,
     logLevel: v.LOG_LEVEL,
     drainTimeoutMs: v.DRAIN_TIMEOUT_MS,
     pingIntervalMs: v.PING_INTERVAL_MS,

@@ -1,6 +1,8 @@
 /**
  * Message history in memory, for a single instance: the log of each room by
- * `seq`, its changes indexed by `rev`, and the idempotency references.
+ * `seq`, its changes indexed by `rev`, and the idempotency references. What
+ * it keeps is bounded whatever clients do: `historyMax` messages per room and
+ * `maxMessages` in all, the rooms written least recently dropped first.
  */
 import type { Message } from '../../protocol';
 import { IDEMPOTENCY_WINDOW_MS } from '../../protocol';
@@ -30,16 +32,26 @@ interface RoomLog {
 }
 
 
-/** A single instance's history, in memory. Keeps `historyMax` messages per room. */
+/** A single instance's history, in memory. Keeps `historyMax` messages per room and `maxMessages` in all. */
 export class MemoryMessageStore implements MessageStore {
+  /** In the order they were last written to: the first is the next to go when there are too many messages. */
   private readonly rooms = new Map<string, RoomLog>();
-  /** `user.id \0 room \0 clientId` → a reference to the message it stored, and when it expires. */
+  /** `user.id \0 room \0 clientId` → a reference to the message it stored, and when it expires; oldest first. */
   private readonly keys = new Map<string, SendRef & { expires: number }>();
   private lastSweep = 0;
+  /** Messages in all the logs. */
+  private total = 0;
+  /**
+   * The highest seq or rev a dropped room had reached: a room written again
+   * after it was dropped counts on from there, so that a client holding its
+   * old seqs sees older messages skipped, never the numbers start again.
+   */
+  private floor = 0;
 
   constructor(
     private readonly historyMax: number,
     private readonly now: () => number = Date.now,
+    private readonly maxMessages = Number.POSITIVE_INFINITY,
   ) {}
 
   async append(input: AppendInput): Promise<AppendResult> {
@@ -50,21 +62,27 @@ export class MemoryMessageStore implements MessageStore {
     if (seen && seen.expires > now) return { message: this.resent(input, seen), duplicate: true };
 
     const log = this.log(input.room, true);
+    // Last written, last to go.
+    this.rooms.delete(input.room);
+    this.rooms.set(input.room, log);
     const { id, room, clientId, user, text, ts } = input;
     const message: Message = { seq: log.seq + 1, rev: log.rev + 1, id, room, clientId, user: { id: user.id, name: user.name }, text, ts, reactions: {} };
     log.seq = message.seq;
     log.rev = message.rev;
     log.messages.push(message);
+    this.total++;
     log.ids.set(message.id, message.seq);
     this.indexRev(log, message);
     // Trim in batches so that a full room does not shift its array on every send.
     if (log.messages.length > this.historyMax + Math.max(16, this.historyMax >> 4)) {
       const trimmed = log.messages.splice(0, log.messages.length - this.historyMax);
       for (const m of trimmed) log.ids.delete(m.id);
+      this.total -= trimmed.length;
       log.dead += trimmed.length;
       this.compact(log);
     }
     this.keys.set(key, { seq: message.seq, rev: message.rev, id: message.id, ts: message.ts, expires: now + IDEMPOTENCY_WINDOW_MS });
+    this.bound(input.room);
     return { message, duplicate: false };
   }
 
@@ -85,7 +103,7 @@ export class MemoryMessageStore implements MessageStore {
 
   async changes(room: string, after: number, limit: number): Promise<ChangesPage> {
     const log = this.log(room, false);
-    if (!log) return { messages: [], rev: 0, hasMore: false };
+    if (!log) return { messages: [], rev: this.floor, hasMore: false };
     const messages: Message[] = [];
     let hasMore = false;
     for (let i = firstAbove(log.revs, after); i < log.revs.length; i++) {
@@ -123,11 +141,11 @@ export class MemoryMessageStore implements MessageStore {
   }
 
   async lastSeqs(rooms: string[]): Promise<number[]> {
-    return rooms.map((room) => this.rooms.get(room)?.seq ?? 0);
+    return rooms.map((room) => this.rooms.get(room)?.seq ?? this.floor);
   }
 
   async lastRevs(rooms: string[]): Promise<number[]> {
-    return rooms.map((room) => this.rooms.get(room)?.rev ?? 0);
+    return rooms.map((room) => this.rooms.get(room)?.rev ?? this.floor);
   }
 
   /** A repeated send's answer: the message in its current state while it is kept. */
@@ -174,10 +192,28 @@ export class MemoryMessageStore implements MessageStore {
   private log(room: string, create: boolean): RoomLog | undefined {
     let log = this.rooms.get(room);
     if (!log && create) {
-      log = { messages: [], seq: 0, rev: 0, ids: new Map(), revs: [], seqs: [], dead: 0 };
+      log = { messages: [], seq: this.floor, rev: this.floor, ids: new Map(), revs: [], seqs: [], dead: 0 };
       this.rooms.set(room, log);
     }
     return log;
+  }
+
+  /**
+   * Past `maxMessages`, drops the rooms written least recently (never `keep`,
+   * the one just written) and the oldest idempotency keys: a resend older
+   * than the last `maxMessages` sends is then stored again.
+   */
+  private bound(keep: string): void {
+    for (const [room, log] of this.rooms) {
+      if (this.total <= this.maxMessages || room === keep) break;
+      this.rooms.delete(room);
+      this.total -= log.messages.length;
+      this.floor = Math.max(this.floor, log.seq, log.rev);
+    }
+    for (const key of this.keys.keys()) {
+      if (this.keys.size <= this.maxMessages) break;
+      this.keys.delete(key);
+    }
   }
 
   /** Drops expired idempotency keys, at most once a minute. */

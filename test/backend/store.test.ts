@@ -359,3 +359,20 @@ describe('MessageStore in Redis: its keys', () => {
     expect((await store.append(input('lobby', 'new'))).message).toMatchObject({ seq: 2, rev: 1 });
   });
 });
+
+describe('MessageStore (memory): bounded in all, whatever rooms clients write to', () => {
+  it('keeps at most maxMessages in all rooms together, dropping the rooms written least recently; a dropped room counts on, never again from 1', async () => {
+    const store = new MemoryMessageStore(100, Date.now, 10);
+    for (let r = 0; r < 5; r++) for (let i = 0; i < 3; i++) await store.append(input(`room-${r}`, `m${i}`));
+    // 15 written, 10 at most kept: room-0 and room-1 (written first) are gone, the last three rooms kept whole.
+    const kept = await Promise.all(['room-0', 'room-1', 'room-2', 'room-3', 'room-4'].map(async (r) => (await store.latest(r, 100)).messages.map((m) => m.text)));
+    expect(kept).toEqual([[], [], ['m0', 'm1', 'm2'], ['m0', 'm1', 'm2'], ['m0', 'm1', 'm2']]);
+    // A dropped room's seq does not go back.
+    expect((await store.lastSeqs(['room-0']))[0]).toBeGreaterThanOrEqual(3);
+    // Written again, room-0 counts on from the highest seq or rev a dropped room had.
+    const { message } = await store.append(input('room-0', 'again'));
+    expect(message.seq).toBeGreaterThan(3);
+    expect(message.rev).toBeGreaterThan(3);
+    expect((await store.after('room-0', 0, 100)).messages.map((m) => m.text)).toEqual(['again']);
+  });
+});

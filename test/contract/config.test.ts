@@ -23,6 +23,7 @@ describe('readConfig', () => {
       trustProxy: false,
       limits: true,
       historyMax: 10_000,
+      memoryMaxMessages: 200_000,
     });
     expect(config.redisUrl).toBeUndefined();
     expect(config.authSecret).toBeUndefined();
@@ -209,6 +210,7 @@ describe('readConfig', () => {
     expect(readConfig({ HOST: '::1' }).host).toBe('::1');
     expect(readConfig({ HOST: 'localhost' }).host).toBe('localhost');
     expect(readConfig({ HISTORY_MAX: '100' }).historyMax).toBe(100);
+    expect(readConfig({ MEMORY_MAX_MESSAGES: '1000' }).memoryMaxMessages).toBe(1000);
     expect(readConfig({ REDIS_URL: 'rediss://user:pw@redis.example.com:6380' }).redisUrl).toBe('rediss://user:pw@redis.example.com:6380');
   });
 });
