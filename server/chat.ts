@@ -90,9 +90,21 @@ export class Chat {
     return message;
   }
 
-  /** `room:changes`: what changed after a rev; `identity` is undefined for an anonymous HTTP read in open mode. */
-  async changes(identity: Identity | undefined, payload: ChangesPayload): Promise<ChangesAnswer> {
+  /**
+   * Counts one read (history, changes, the rooms list) against the read
+   * limit: per user, or per address for an anonymous HTTP read in open mode.
+   */
+  private async countRead(identity: Identity | undefined, address: string | undefined): Promise<void> {
+    await this.backend.limits.consume('read', identity ? `user:${identity.user.id}` : `address:${address ?? 'unknown'}`);
+  }
+
+  /**
+   * `room:changes`: what changed after a rev; `identity` is undefined for an
+   * anonymous HTTP read in open mode, which is counted by its `address`.
+   */
+  async changes(identity: Identity | undefined, payload: ChangesPayload, address?: string): Promise<ChangesAnswer> {
     if (identity) assertMayUse(identity, payload.room);
+    await this.countRead(identity, address);
     return this.backend.store.changes(payload.room, payload.after, payload.limit ?? CHANGES_DEFAULT_LIMIT);
   }
 
@@ -114,9 +126,10 @@ export class Chat {
     return { ...page, seq: latest, rev };
   }
 
-  /** `room:history`; `identity` is undefined for an anonymous HTTP read in open mode. */
-  async history(identity: Identity | undefined, payload: HistoryPayload): Promise<Page> {
+  /** `room:history`; `identity` is undefined for an anonymous HTTP read in open mode, counted by its `address`. */
+  async history(identity: Identity | undefined, payload: HistoryPayload, address?: string): Promise<Page> {
     if (identity) assertMayUse(identity, payload.room);
+    await this.countRead(identity, address);
     const limit = payload.limit ?? HISTORY_DEFAULT_LIMIT;
     const { store } = this.backend;
     if (payload.before !== undefined) return store.before(payload.room, payload.before, limit);
@@ -126,9 +139,11 @@ export class Chat {
 
   /**
    * One page of the rooms with members now, on every instance, that the
-   * identity may see, in name order; `next` when more follow.
+   * identity may see, in name order; `next` when more follow. An anonymous
+   * HTTP read (no identity) is counted by its `address`.
    */
-  async roomsList(identity: Identity | undefined, page: RoomsListPayload = {}): Promise<RoomsListAnswer> {
+  async roomsList(identity: Identity | undefined, page: RoomsListPayload = {}, address?: string): Promise<RoomsListAnswer> {
+    await this.countRead(identity, address);
     const limit = page.limit ?? ROOMS_LIST_DEFAULT_LIMIT;
     const after = page.after;
     const present = (await this.backend.presence.rooms())

@@ -48,6 +48,11 @@ export const DEFAULTS = {
     typing: { points: 30, durationSec: 10 },
     // Connections per address: enough for a household behind one NAT reconnecting at once.
     connect: { points: 120, durationSec: 60 },
+    // Reads (history, changes, the rooms list; socket and HTTP) per user, or per
+    // address for an anonymous HTTP read: a client catching up pages through
+    // history and changes after every reconnect, which takes a few dozen reads,
+    // not a loop that keeps the store busy for everyone else.
+    read: { points: 200, durationSec: 10 },
   },
   /** Time to receive a whole HTTP request (headers and body) before it answers 408. */
   httpRequestTimeoutMs: 30_000,
@@ -254,6 +259,7 @@ const fields = {
   LIMIT_JOIN: rate(DEFAULTS.rateLimits.join),
   LIMIT_TYPING: rate(DEFAULTS.rateLimits.typing),
   LIMIT_CONNECT: rate(DEFAULTS.rateLimits.connect),
+  LIMIT_READ: rate(DEFAULTS.rateLimits.read),
   HTTP_REQUEST_TIMEOUT_MS: whole(100, 3_600_000).default(String(DEFAULTS.httpRequestTimeoutMs)),
   HTTP_HEADERS_TIMEOUT_MS: whole(100, 3_600_000).default(String(DEFAULTS.httpHeadersTimeoutMs)),
   HTTP_KEEPALIVE_TIMEOUT_MS: whole(100, 3_600_000).default(String(DEFAULTS.httpKeepAliveTimeoutMs)),
@@ -332,7 +338,7 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): Config {
     maxBodyBytes: v.MAX_BODY_BYTES,
     maxOutputBytes: v.MAX_OUTPUT_BYTES,
     maxRoomsPerConnection: v.MAX_ROOMS_PER_CONNECTION,
-    rateLimits: { send: v.LIMIT_SEND, join: v.LIMIT_JOIN, typing: v.LIMIT_TYPING, connect: v.LIMIT_CONNECT },
+    rateLimits: { send: v.LIMIT_SEND, join: v.LIMIT_JOIN, typing: v.LIMIT_TYPING, connect: v.LIMIT_CONNECT, read: v.LIMIT_READ },
     httpRequestTimeoutMs: v.HTTP_REQUEST_TIMEOUT_MS,
     httpHeadersTimeoutMs: v.HTTP_HEADERS_TIMEOUT_MS,
     httpKeepAliveTimeoutMs: v.HTTP_KEEPALIVE_TIMEOUT_MS,

@@ -7,7 +7,7 @@ import { RateLimiterMemory, RateLimiterRes, type RateLimiterAbstract } from 'rat
 import { DEFAULTS, type RateRule, type RateRules } from './config';
 import { AppError } from './errors';
 
-/** What is counted: sends (per user), joins (per socket), typing (per user), connections (per address). */
+/** What is counted: sends (per user), joins (per socket), typing (per user), connections (per address), reads (per user or address). */
 export type LimitKind = keyof RateRules;
 
 /** Token-bucket style limits on untrusted traffic; `LIMITS=off` lifts them. */
@@ -33,6 +33,7 @@ export class FlexibleRateLimits implements RateLimits {
       join: make('join', rules.join),
       typing: make('typing', rules.typing),
       connect: make('connect', rules.connect),
+      read: make('read', rules.read),
     };
   }
 

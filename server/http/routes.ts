@@ -86,7 +86,7 @@ export function createHttpApp(deps: RoutesDeps): express.Express {
     }
     const after = req.query.after;
     if (after !== undefined && typeof after !== 'string') throw new AppError('invalid_payload', 'after: expected a room name');
-    res.json(await chat.roomsList(identity, parseRoomsList({ limit: queryNumber(req.query.limit, 'limit'), after })));
+    res.json(await chat.roomsList(identity, parseRoomsList({ limit: queryNumber(req.query.limit, 'limit'), after }), req.ip));
   });
 
   api.get('/rooms/:room/messages', async (req, res) => {
@@ -98,7 +98,7 @@ export function createHttpApp(deps: RoutesDeps): express.Express {
       after: queryNumber(req.query.after, 'after'),
       limit: queryNumber(req.query.limit, 'limit'),
     });
-    res.json(await chat.history(identity, payload));
+    res.json(await chat.history(identity, payload, req.ip));
   });
 
   api.post('/rooms/:room/messages', async (req, res) => {
@@ -142,7 +142,7 @@ export function createHttpApp(deps: RoutesDeps): express.Express {
       after: queryNumber(req.query.after, 'after') ?? 0,
       limit: queryNumber(req.query.limit, 'limit'),
     });
-    res.json(await chat.changes(identity, payload));
+    res.json(await chat.changes(identity, payload, req.ip));
   });
 
   api.use((_req, _res, next) => next(new NoSuchRoute()));

@@ -71,6 +71,51 @@ describe('rate limits as set', () => {
   });
 });
 
+describe('read limit (LIMIT_READ)', () => {
+  it('counts room:history, room:changes and rooms:list together per user, answering rate_limited with retryAfterMs past it', async () => {
+    const { url } = await startServer({ limits: true, rateLimits: rules('read', 3) });
+    const alice = await connect(url, 'alice');
+    const aliceAgain = await connect(url, 'alice');
+    const bob = await connect(url, 'bob');
+    await ok(alice, 'room:history', { room: 'lobby' });
+    await ok(alice, 'room:changes', { room: 'lobby', after: 0 });
+    await ok(alice, 'rooms:list', {});
+    for (const [event, payload] of [
+      ['room:history', { room: 'lobby' }],
+      ['room:changes', { room: 'lobby', after: 0 }],
+      ['rooms:list', {}],
+    ] as const) {
+      expect(await call(alice, event, payload)).toEqual({
+        ok: false,
+        error: { code: 'rate_limited', message: expect.any(String), retryAfterMs: expect.any(Number) },
+      });
+    }
+    // Another connection of the same user shares the budget; another user has one of their own.
+    expect(await call(aliceAgain, 'rooms:list', {})).toMatchObject({ ok: false, error: { code: 'rate_limited' } });
+    await ok(bob, 'room:history', { room: 'lobby' });
+    // A malformed read is refused for its shape, whatever the budget.
+    expect(await call(alice, 'room:history', { room: 7 })).toMatchObject({ ok: false, error: { code: 'invalid_payload' } });
+  });
+
+  it('counts the HTTP read routes per address in open mode: 429 rate_limited with Retry-After past it', async () => {
+    const { url } = await startServer({ limits: true, rateLimits: rules('read', 3) });
+    for (const path of ['/api/rooms', '/api/rooms/lobby/messages', '/api/rooms/lobby/changes']) expect((await fetch(url + path)).status).toBe(200);
+    for (const path of ['/api/rooms', '/api/rooms/lobby/messages?limit=5', '/api/rooms/lobby/changes?after=0']) {
+      const res = await fetch(url + path);
+      expect(res.status).toBe(429);
+      expect(Number(res.headers.get('retry-after'))).toBeGreaterThan(0);
+      expect(await res.json()).toEqual({ error: { code: 'rate_limited', message: expect.any(String), retryAfterMs: expect.any(Number) } });
+    }
+    // Writes have their own budget.
+    const post = await fetch(`${url}/api/rooms/lobby/messages`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ name: 'alice', text: 'hi', clientId: 'c1' }),
+    });
+    expect(post.status).toBe(201);
+  });
+});
+
 describe('size limits as set', () => {
   it('MAX_FRAME_BYTES: announced in the open packet; a larger frame closes that connection only', async () => {
     const { url } = await startServer({ maxFrameBytes: 4096 });
