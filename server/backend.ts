@@ -69,10 +69,10 @@ export interface MemoryBackend extends Backend {
   presence: MemoryPresence;
 }
 
-export function createMemoryBackend(config: Pick<Config, 'historyMax' | 'limits'> & Partial<Pick<Config, 'rateLimits' | 'memoryMaxMessages'>>): MemoryBackend {
+export function createMemoryBackend(config: Pick<Config, 'historyMax' | 'limits'> & Partial<Pick<Config, 'rateLimits' | 'memoryMaxMessages' | 'memoryMaxRooms'>>): MemoryBackend {
   return {
     kind: 'memory',
-    store: new MemoryMessageStore(config.historyMax, Date.now, config.memoryMaxMessages),
+    store: new MemoryMessageStore(config.historyMax, Date.now, config.memoryMaxMessages, config.memoryMaxRooms),
     presence: new MemoryPresence(),
     limits: config.limits ? new FlexibleRateLimits(config.rateLimits) : noLimits,
     ready: () => true,

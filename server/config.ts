@@ -19,6 +19,12 @@ export const DEFAULTS = {
   historyMax: 10_000,
   /** Messages the in-memory store keeps in all rooms together (the rooms written least recently go first). */
   memoryMaxMessages: 200_000,
+  /**
+   * Rooms the in-memory store keeps (the rooms written least recently go
+   * first): room names are the client's to choose, and each kept room costs
+   * its log and indexes however few messages it holds.
+   */
+  memoryMaxRooms: 10_000,
   logLevel: 'info',
   drainTimeoutMs: 10_000,
   pingIntervalMs: 20_000,
@@ -121,7 +127,10 @@ export interface Config {
   limits: boolean;
   /** Messages kept per room. */
   historyMax: number;
+  /** In memory: messages kept in all rooms together. */
   memoryMaxMessages: number;
+  /** In memory: rooms kept. */
+  memoryMaxRooms: number;
   /** pino level. */
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   /** How long draining waits for clients to move before exiting. */
@@ -245,6 +254,7 @@ const fields = {
   LIMITS: flag.default('on'),
   HISTORY_MAX: whole(100, 1_000_000).default(String(DEFAULTS.historyMax)),
   MEMORY_MAX_MESSAGES: whole(1000, 100_000_000).default(String(DEFAULTS.memoryMaxMessages)),
+  MEMORY_MAX_ROOMS: whole(10, 10_000_000).default(String(DEFAULTS.memoryMaxRooms)),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default(DEFAULTS.logLevel),
   DRAIN_TIMEOUT_MS: whole(0, 600_000).default(String(DEFAULTS.drainTimeoutMs)),
   PING_INTERVAL_MS: whole(100, 300_000).default(String(DEFAULTS.pingIntervalMs)),
@@ -328,6 +338,7 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): Config {
     limits: v.LIMITS,
     historyMax: v.HISTORY_MAX,
     memoryMaxMessages: v.MEMORY_MAX_MESSAGES,
+    memoryMaxRooms: v.MEMORY_MAX_ROOMS,
     logLevel: v.LOG_LEVEL,
     drainTimeoutMs: v.DRAIN_TIMEOUT_MS,
     pingIntervalMs: v.PING_INTERVAL_MS,

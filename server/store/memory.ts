@@ -1,8 +1,9 @@
 /**
  * Message history in memory, for a single instance: the log of each room by
  * `seq`, its changes indexed by `rev`, and the idempotency references. What
- * it keeps is bounded whatever clients do: `historyMax` messages per room and
- * `maxMessages` in all, the rooms written least recently dropped first.
+ * it keeps is bounded whatever clients do: `historyMax` messages per room,
+ * `maxMessages` in all and `maxRooms` rooms, the rooms written least recently
+ * dropped first.
  */
 import type { Message } from '../../protocol';
 import { IDEMPOTENCY_WINDOW_MS } from '../../protocol';
@@ -32,7 +33,7 @@ interface RoomLog {
 }
 
 
-/** A single instance's history, in memory. Keeps `historyMax` messages per room and `maxMessages` in all. */
+/** A single instance's history, in memory. Keeps `historyMax` messages per room, `maxMessages` in all, and `maxRooms` rooms. */
 export class MemoryMessageStore implements MessageStore {
   /** In the order they were last written to: the first is the next to go when there are too many messages. */
   private readonly rooms = new Map<string, RoomLog>();
@@ -52,6 +53,7 @@ export class MemoryMessageStore implements MessageStore {
     private readonly historyMax: number,
     private readonly now: () => number = Date.now,
     private readonly maxMessages = Number.POSITIVE_INFINITY,
+    private readonly maxRooms = Number.POSITIVE_INFINITY,
   ) {}
 
   async append(input: AppendInput): Promise<AppendResult> {
@@ -199,13 +201,13 @@ export class MemoryMessageStore implements MessageStore {
   }
 
   /**
-   * Past `maxMessages`, drops the rooms written least recently (never `keep`,
-   * the one just written) and the oldest idempotency keys: a resend older
-   * than the last `maxMessages` sends is then stored again.
+   * Past `maxMessages` or `maxRooms`, drops the rooms written least recently
+   * (never `keep`, the one just written) and the oldest idempotency keys: a
+   * resend older than the last `maxMessages` sends is then stored again.
    */
   private bound(keep: string): void {
     for (const [room, log] of this.rooms) {
-      if (this.total <= this.maxMessages || room === keep) break;
+      if ((this.total <= this.maxMessages && this.rooms.size <= this.maxRooms) || room === keep) break;
       this.rooms.delete(room);
       this.total -= log.messages.length;
       this.floor = Math.max(this.floor, log.seq, log.rev);

@@ -375,4 +375,15 @@ describe('MessageStore (memory): bounded in all, whatever rooms clients write to
     expect(message.rev).toBeGreaterThan(3);
     expect((await store.after('room-0', 0, 100)).messages.map((m) => m.text)).toEqual(['again']);
   });
+
+  it('keeps at most maxRooms rooms, dropping the ones written least recently; one written again counts on', async () => {
+    const store = new MemoryMessageStore(100, Date.now, 1000, 3);
+    for (let r = 0; r < 5; r++) await store.append(input(`room-${r}`, `m${r}`));
+    // room-0 written again: it is now the most recent, and room-1 and room-2 go.
+    await store.append(input('room-2', 'again'));
+    // room-0 was dropped at seq 1: written again it counts on from there.
+    expect((await store.append(input('room-0', 'back'))).message.seq).toBeGreaterThan(1);
+    const kept = await Promise.all(['room-0', 'room-1', 'room-2', 'room-3', 'room-4'].map(async (r) => (await store.latest(r, 100)).messages.map((m) => m.text)));
+    expect(kept).toEqual([['back'], [], ['m2', 'again'], [], ['m4']]);
+  });
 });

@@ -24,6 +24,7 @@ describe('readConfig', () => {
       limits: true,
       historyMax: 10_000,
       memoryMaxMessages: 200_000,
+      memoryMaxRooms: 10_000,
     });
     expect(config.redisUrl).toBeUndefined();
     expect(config.authSecret).toBeUndefined();
@@ -121,6 +122,7 @@ describe('readConfig', () => {
     ['LIMIT_TYPING', 'many'],
     ['LIMIT_CONNECT', '10/0'],
     ['LIMIT_READ', '200'],
+    ['MEMORY_MAX_ROOMS', '9'],
     ['HTTP_REQUEST_TIMEOUT_MS', '5'],
     ['HTTP_HEADERS_TIMEOUT_MS', 'soon'],
     ['HTTP_KEEPALIVE_TIMEOUT_MS', '-1'],
@@ -215,6 +217,7 @@ describe('readConfig', () => {
     expect(readConfig({ HOST: 'localhost' }).host).toBe('localhost');
     expect(readConfig({ HISTORY_MAX: '100' }).historyMax).toBe(100);
     expect(readConfig({ MEMORY_MAX_MESSAGES: '1000' }).memoryMaxMessages).toBe(1000);
+    expect(readConfig({ MEMORY_MAX_ROOMS: '10' }).memoryMaxRooms).toBe(10);
     expect(readConfig({ REDIS_URL: 'rediss://user:pw@redis.example.com:6380' }).redisUrl).toBe('rediss://user:pw@redis.example.com:6380');
   });
 });
