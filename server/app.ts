@@ -13,7 +13,7 @@ import { Chat } from './chat';
 import { DEFAULTS, type Config } from './config';
 import { AppError } from './errors';
 import { createHttpApp, createMetricsApp } from './http/routes';
-import { corsOptions, securityHeadersFor } from './http/security';
+import { clientAddress, corsOptions, securityHeadersFor } from './http/security';
 import { createHttpServer, type HttpServer } from './http/server';
 import type { Logger } from './logger';
 import type { Metrics } from './metrics';
@@ -52,6 +52,7 @@ export type AppOptions = Pick<
       | 'maxFrameBytes'
       | 'maxBodyBytes'
       | 'maxRoomsPerConnection'
+      | 'maxConnectionsPerAddress'
       | 'maxOutputBytes'
       | 'tlsCert'
       | 'tlsKey'
@@ -160,7 +161,7 @@ export function createApp(deps: AppDeps, options: AppOptions): App {
 
   if (options.limits) {
     io.use((socket, next) => {
-      const address = options.trustProxy ? forwardedFor(socket.handshake.headers) ?? socket.handshake.address : socket.handshake.address;
+      const address = clientAddress(socket.handshake.headers, socket.handshake.address, options.trustProxy);
       backend.limits.consume('connect', address).then(
         () => next(),
         () => {
@@ -168,6 +169,31 @@ export function createApp(deps: AppDeps, options: AppOptions): App {
           next(new Error('rate_limited'));
         },
       );
+    });
+  }
+
+  // Connections open at once per address: the connection rate alone lets one
+  // address pile up connections (and what each holds) for as long as it
+  // keeps them alive. Checked last, so that a socket let through connects;
+  // counted from its connection to its disconnection.
+  const maxPerAddress = options.maxConnectionsPerAddress ?? DEFAULTS.maxConnectionsPerAddress;
+  const perAddress = new Map<string, number>();
+  const addressOf = (socket: { handshake: { headers: Record<string, string | string[] | undefined>; address: string } }) =>
+    clientAddress(socket.handshake.headers, socket.handshake.address, options.trustProxy);
+  if (options.limits) {
+    io.use((socket, next) => {
+      if ((perAddress.get(addressOf(socket)) ?? 0) < maxPerAddress) return next();
+      metrics.handshakesRefused.inc({ reason: 'rate_limited' });
+      next(new Error('rate_limited'));
+    });
+    io.on('connection', (socket) => {
+      const address = addressOf(socket);
+      perAddress.set(address, (perAddress.get(address) ?? 0) + 1);
+      socket.on('disconnect', () => {
+        const left = (perAddress.get(address) ?? 1) - 1;
+        if (left > 0) perAddress.set(address, left);
+        else perAddress.delete(address);
+      });
     });
   }
 
@@ -248,14 +274,3 @@ export function createApp(deps: AppDeps, options: AppOptions): App {
   };
 }
 
-/**
- * The client address as the balancer saw it: the LAST `X-Forwarded-For`
- * entry, the one our balancer appended. Earlier entries come from the client
- * and could be forged to dodge per-address limits.
- */
-function forwardedFor(headers: Record<string, string | string[] | undefined>): string | undefined {
-  const value = headers['x-forwarded-for'];
-  const joined = Array.isArray(value) ? value.join(',') : value;
-  const last = joined?.split(',').at(-1)?.trim();
-  return last || undefined;
-}

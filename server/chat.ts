@@ -94,8 +94,8 @@ export class Chat {
    * Counts one read (history, changes, the rooms list) against the read
    * limit: per user, or per address for an anonymous HTTP read in open mode.
    */
-  private async countRead(identity: Identity | undefined, address: string | undefined): Promise<void> {
-    await this.backend.limits.consume('read', identity ? `user:${identity.user.id}` : `address:${address ?? 'unknown'}`);
+  private async countRead(identity: Identity | undefined, address = 'unknown'): Promise<void> {
+    await this.backend.limits.consume('read', identity ? `user:${identity.user.id}` : `address:${address}`);
   }
 
   /**

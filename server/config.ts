@@ -45,6 +45,12 @@ export const DEFAULTS = {
   maxOutputBytes: 1024 * 1024,
   /** Rooms one connection may be in at once. */
   maxRoomsPerConnection: 100,
+  /**
+   * Connections open at once from one address (lifted by `LIMITS=off`):
+   * enough for an office behind one NAT, each user with a few tabs; a bound,
+   * so that an address cannot hold connections without end.
+   */
+  maxConnectionsPerAddress: 1000,
   /** Rate limits (points per window), lifted by `LIMITS=off`. */
   rateLimits: {
     // A user may post in bursts (a pasted list, a fast typist) but not flood a room.
@@ -154,6 +160,7 @@ export interface Config {
   maxBodyBytes: number;
   maxOutputBytes: number;
   maxRoomsPerConnection: number;
+  maxConnectionsPerAddress: number;
   rateLimits: RateRules;
   httpRequestTimeoutMs: number;
   httpHeadersTimeoutMs: number;
@@ -265,6 +272,7 @@ const fields = {
   MAX_BODY_BYTES: whole(1024, 100 * 1024 * 1024).default(String(DEFAULTS.maxBodyBytes)),
   MAX_OUTPUT_BYTES: whole(64 * 1024, 1024 * 1024 * 1024).default(String(DEFAULTS.maxOutputBytes)),
   MAX_ROOMS_PER_CONNECTION: whole(1, 100_000).default(String(DEFAULTS.maxRoomsPerConnection)),
+  MAX_CONNECTIONS_PER_ADDRESS: whole(1, 10_000_000).default(String(DEFAULTS.maxConnectionsPerAddress)),
   LIMIT_SEND: rate(DEFAULTS.rateLimits.send),
   LIMIT_JOIN: rate(DEFAULTS.rateLimits.join),
   LIMIT_TYPING: rate(DEFAULTS.rateLimits.typing),
@@ -349,6 +357,7 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): Config {
     maxBodyBytes: v.MAX_BODY_BYTES,
     maxOutputBytes: v.MAX_OUTPUT_BYTES,
     maxRoomsPerConnection: v.MAX_ROOMS_PER_CONNECTION,
+    maxConnectionsPerAddress: v.MAX_CONNECTIONS_PER_ADDRESS,
     rateLimits: { send: v.LIMIT_SEND, join: v.LIMIT_JOIN, typing: v.LIMIT_TYPING, connect: v.LIMIT_CONNECT, read: v.LIMIT_READ },
     httpRequestTimeoutMs: v.HTTP_REQUEST_TIMEOUT_MS,
     httpHeadersTimeoutMs: v.HTTP_HEADERS_TIMEOUT_MS,

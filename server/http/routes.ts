@@ -21,7 +21,7 @@ import {
   parseRoomsList,
   queryNumber,
 } from '../validation';
-import { corsFor, refuseForeignOrigins, securityHeaders } from './security';
+import { clientAddress, corsFor, refuseForeignOrigins, securityHeaders } from './security';
 import { serveStatic } from './static';
 
 export interface RoutesDeps {
@@ -72,6 +72,9 @@ export function createHttpApp(deps: RoutesDeps): express.Express {
   /** Who writes: the bearer in token mode, the body's `name` in open mode. */
   const caller = (req: Request): Identity => bearer(req) ?? identify({ name: (req.body as { name?: unknown } | undefined)?.name }, undefined);
 
+  /** Who reads, for the read limit of an anonymous read: the address, as the connection limit counts it. */
+  const address = (req: Request) => clientAddress(req.headers, req.socket.remoteAddress, config.trustProxy);
+
   /** Refuses a query parameter given more than once. */
   const single = (req: Request, ...names: string[]) => {
     for (const key of names) {
@@ -86,7 +89,7 @@ export function createHttpApp(deps: RoutesDeps): express.Express {
     }
     const after = req.query.after;
     if (after !== undefined && typeof after !== 'string') throw new AppError('invalid_payload', 'after: expected a room name');
-    res.json(await chat.roomsList(identity, parseRoomsList({ limit: queryNumber(req.query.limit, 'limit'), after }), req.ip));
+    res.json(await chat.roomsList(identity, parseRoomsList({ limit: queryNumber(req.query.limit, 'limit'), after }), address(req)));
   });
 
   api.get('/rooms/:room/messages', async (req, res) => {
@@ -98,7 +101,7 @@ export function createHttpApp(deps: RoutesDeps): express.Express {
       after: queryNumber(req.query.after, 'after'),
       limit: queryNumber(req.query.limit, 'limit'),
     });
-    res.json(await chat.history(identity, payload, req.ip));
+    res.json(await chat.history(identity, payload, address(req)));
   });
 
   api.post('/rooms/:room/messages', async (req, res) => {
@@ -142,7 +145,7 @@ export function createHttpApp(deps: RoutesDeps): express.Express {
       after: queryNumber(req.query.after, 'after') ?? 0,
       limit: queryNumber(req.query.limit, 'limit'),
     });
-    res.json(await chat.changes(identity, payload, req.ip));
+    res.json(await chat.changes(identity, payload, address(req)));
   });
 
   api.use((_req, _res, next) => next(new NoSuchRoute()));

@@ -121,3 +121,19 @@ export function refuseForeignOrigins(rules: OriginRules): express.Handler {
     next(new AppError('forbidden', 'this origin may not use the API (ALLOWED_ORIGINS)'));
   };
 }
+
+/**
+ * The client's address for per-address limits: with `trustProxy`, as the
+ * balancer saw it, the LAST `X-Forwarded-For` entry, the one our balancer
+ * appended (earlier entries come from the client and could be forged to
+ * dodge the limits); else the peer's.
+ */
+export function clientAddress(headers: Record<string, string | string[] | undefined>, peer: string | undefined, trustProxy: boolean): string {
+  if (trustProxy) {
+    const value = headers['x-forwarded-for'];
+    const joined = Array.isArray(value) ? value.join(',') : value;
+    const last = joined?.split(',').at(-1)?.trim();
+    if (last) return last;
+  }
+  return peer ?? 'unknown';
+}

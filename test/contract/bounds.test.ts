@@ -1,6 +1,7 @@
 import type { TypingEvent } from '../../protocol';
 import { DEFAULTS } from '../../server/config';
 import { call, collect, ok } from '../helpers/events';
+import { until } from '../helpers/process';
 import { client, connect, refusal, startServer } from '../helpers/server';
 import { WireClient } from '../helpers/wire';
 
@@ -113,6 +114,34 @@ describe('read limit (LIMIT_READ)', () => {
       body: JSON.stringify({ name: 'alice', text: 'hi', clientId: 'c1' }),
     });
     expect(post.status).toBe(201);
+  });
+
+  it('with TRUST_PROXY counts an anonymous HTTP read by the balancer\'s X-Forwarded-For entry, not one the client put first', async () => {
+    const { url } = await startServer({ limits: true, trustProxy: true, rateLimits: rules('read', 1) });
+    const get = (xff: string) => fetch(`${url}/api/rooms`, { headers: { 'x-forwarded-for': xff } });
+    expect((await get('203.0.113.1')).status).toBe(200);
+    expect((await get('198.51.100.9, 203.0.113.1')).status).toBe(429);
+    expect((await get('203.0.113.2')).status).toBe(200);
+  });
+});
+
+describe('connections per address (MAX_CONNECTIONS_PER_ADDRESS)', () => {
+  it('refuses a connection past the bound with connect_error rate_limited, and a closed one frees its place', async () => {
+    // A connection rate that the polling below cannot reach.
+    const { url } = await startServer({ limits: true, maxConnectionsPerAddress: 2, rateLimits: rules('connect', 10_000) });
+    const first = await connect(url, 'alice');
+    await connect(url, 'bob');
+    expect(await refusal(client(url, { name: 'carol' }))).toBe('rate_limited');
+    first.disconnect();
+    await until('the closed connection to free its place', async () => (await refusal(client(url, { name: 'carol' })).catch(() => 'connected')) === 'connected', 5000);
+  });
+
+  it('counts by the balancer\'s X-Forwarded-For entry with TRUST_PROXY, which an entry the client put first does not dodge', async () => {
+    const { url } = await startServer({ limits: true, trustProxy: true, maxConnectionsPerAddress: 1 });
+    const via = (xff: string) => ({ extraHeaders: { 'x-forwarded-for': xff } });
+    await connect(url, 'alice', via('203.0.113.1'));
+    await connect(url, 'bob', via('203.0.113.2'));
+    expect(await refusal(client(url, { name: 'carol' }, via('198.51.100.9, 203.0.113.1')))).toBe('rate_limited');
   });
 });
 

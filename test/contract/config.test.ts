@@ -117,6 +117,7 @@ describe('readConfig', () => {
     ['MAX_BODY_BYTES', 'big'],
     ['MAX_OUTPUT_BYTES', '1000'],
     ['MAX_ROOMS_PER_CONNECTION', '0'],
+    ['MAX_CONNECTIONS_PER_ADDRESS', '0'],
     ['LIMIT_SEND', '30'],
     ['LIMIT_JOIN', '0/10'],
     ['LIMIT_TYPING', 'many'],
@@ -141,6 +142,7 @@ describe('readConfig', () => {
       maxBodyBytes: 65536,
       maxOutputBytes: 1048576,
       maxRoomsPerConnection: 100,
+      maxConnectionsPerAddress: 1000,
       rateLimits: {
         send: { points: 30, durationSec: 10 },
         join: { points: 60, durationSec: 10 },
@@ -163,6 +165,7 @@ describe('readConfig', () => {
       MAX_BODY_BYTES: '2048',
       MAX_OUTPUT_BYTES: '262144',
       MAX_ROOMS_PER_CONNECTION: '5',
+      MAX_CONNECTIONS_PER_ADDRESS: '50',
       LIMIT_SEND: '10/5',
       LIMIT_JOIN: '20/10s',
       LIMIT_TYPING: '5/1',
@@ -183,6 +186,7 @@ describe('readConfig', () => {
       maxBodyBytes: 2048,
       maxOutputBytes: 262144,
       maxRoomsPerConnection: 5,
+      maxConnectionsPerAddress: 50,
       rateLimits: {
         send: { points: 10, durationSec: 5 },
         join: { points: 20, durationSec: 10 },
