@@ -129,7 +129,7 @@ export interface Config {
   instanceId: string;
   /** Honour `X-Forwarded-For` from a balancer. @default false */
   trustProxy: boolean;
-  /** Rate limits on (sends, joins, connections per address). @default true */
+  /** Rate limits on (sends, joins, typing, reads, connections per address) and the connections per address bounded. @default true */
   limits: boolean;
   /** Messages kept per room. */
   historyMax: number;
