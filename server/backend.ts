@@ -12,7 +12,7 @@ import { FlexibleRateLimits, noLimits, type RateLimits } from './limits';
 import { MemoryPresence } from './presence/memory';
 import type { Presence } from './presence/types';
 import { MemoryMessageStore } from './store/memory';
-import type { MessageStore } from './store/types';
+import type { BusPublication, MessageStore } from './store/types';
 
 /** A Socket.IO adapter factory, as `io.adapter()` takes it (Socket.IO calls it with `new`). */
 export type AdapterFactory = (nsp: Namespace) => Adapter;
@@ -45,6 +45,12 @@ export interface Bus extends EventEmitter<BusEvents> {
    * messages; rejects with `UnavailableError` if that cannot be had now.
    */
   subscribed(room: string): Promise<void>;
+  /**
+   * The broadcast of `event` to `room`'s other instances, for the store to
+   * publish along with a new message (see `AppendInput.publish`); undefined
+   * when this bus cannot have it published so.
+   */
+  publication(room: string, event: string): BusPublication | undefined;
 }
 
 /**

@@ -58,17 +58,22 @@ export class Chat {
   async send(identity: Identity, payload: SendPayload): Promise<Message> {
     assertMayUse(identity, payload.room);
     await this.backend.limits.consume('send', identity.user.id);
-    const { message, duplicate } = await this.backend.store.append({
+    const { message, duplicate, published } = await this.backend.store.append({
       id: randomUUID(),
       room: payload.room,
       clientId: payload.clientId,
       user: identity.user,
       text: payload.text,
       ts: this.now(),
+      publish: this.backend.bus?.publication(payload.room, 'message'),
     });
     if (!duplicate) {
       this.metrics.messagesStored.inc();
-      this.io.to(message.room).emit('message', message);
+      if (!published) this.io.to(message.room).emit('message', message);
+      // The other instances have it from the store: this one's sockets get
+      // it after the send's answer, as they would after the adapter's own
+      // publication.
+      else setImmediate(() => this.io.to(message.room).local.emit('message', message));
     }
     return message;
   }

@@ -21,6 +21,7 @@ import {
   type ServerId,
 } from 'socket.io-adapter';
 import type { AdapterFactory, Bus, BusEvents, BusKind } from '../backend';
+import type { BusPublication } from '../store/types';
 import { UnavailableError } from '../errors';
 import type { Logger } from '../logger';
 import { isChatRoom } from '../sockets';
@@ -174,6 +175,11 @@ export class RedisBus extends EventEmitter<BusEvents> implements Bus {
     await this.links.run('subscribe', () => settled);
   }
 
+  publication(room: string, event: string): BusPublication | undefined {
+    if (!isChatRoom(room) || !this.receiver) return undefined;
+    return { channel: channels.room(room), sharded: this.kind === 'sharded', ...this.receiver.wrapping(room, event) };
+  }
+
   /** For the adapter: becomes the receiver of every channel's messages. */
   attach(adapter: BusAdapter): void {
     this.receiver = adapter;
@@ -272,6 +278,24 @@ class BusAdapter extends ClusterAdapter {
     const sent = super.broadcast(packet, opts);
     if (opts.rooms.size === 1) this.bus.delivered(opts.rooms.values().next().value as string, packet.data);
     return sent;
+  }
+
+  /**
+   * The text of the cluster message that `io.to(room).emit(event, x)` would
+   * publish, split where `x`'s JSON goes: what the other instances receive
+   * from a publication made by the store (`RedisBus.publication`).
+   */
+  wrapping(room: string, event: string): { before: string; after: string } {
+    // The payload is the text's last value: `null` holds its place. Packet
+    // type 2 is Socket.IO's EVENT.
+    const text = JSON.stringify({
+      uid: this.uid,
+      nsp: this.nsp.name,
+      type: MessageType.BROADCAST,
+      data: { opts: { rooms: [room], except: [], flags: {} }, packet: { type: 2, nsp: this.nsp.name, data: [event, null] } },
+    });
+    const tail = 'null]}}}';
+    return { before: text.slice(0, -tail.length), after: tail.slice('null'.length) };
   }
 
   /** What arrived on a channel. A malformed message is dropped with a debug line, never thrown into node-redis. */

@@ -179,6 +179,11 @@ export class RedisLinks extends EventEmitter<LinkEvents> {
     return this.options.commandTimeoutMs;
   }
 
+  /** How many replicas a durable write waits for (0: none). */
+  get waitReplicas(): number {
+    return this.options.waitReplicas;
+  }
+
   /** The longest wait between reconnection attempts: by then every instance has tried again. */
   get reconnectMaxMs(): number {
     return this.options.reconnectMaxMs;

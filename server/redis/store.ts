@@ -46,10 +46,18 @@ end
  *   kept under the idempotency key, and the log trimmed to historyMax, with
  *   the index entries of what was trimmed.
  *
- * KEYS: log, ids, changes, rev, seq, idempotency. ARGV: the message as JSON
- * without `seq` and `rev` (an object with at least one field), its id, its
- * ts, historyMax, idempotency TTL (ms), deadline in Redis's clock (ms; 0 =
- * none).
+ * - and, when asked, the new message is published on the room's bus channel
+ *   in the same step (SPUBLISH or PUBLISH: the channel is in the room's
+ *   slot), wrapped in the bus's broadcast: one round trip for the store and
+ *   the broadcast to the other instances, which then hear the room's
+ *   messages in seq order. Not with WAIT (see `RedisMessageStore`): a
+ *   message must not reach anyone before the replicas have it.
+ *
+ * KEYS: log, ids, changes, rev, seq, idempotency[, bus channel]. ARGV: the
+ * message as JSON without `seq` and `rev` (an object with at least one
+ * field), its id, its ts, historyMax, idempotency TTL (ms), deadline in
+ * Redis's clock (ms; 0 = none), then to publish: 'S' (sharded), 'C'
+ * (classic) or '' (nothing), what goes before the message, what goes after.
  * Returns {0, json} stored, {1, json} repeat, {2, reference} repeat of a
  * message no longer kept, {-1, ''} too late.
  */
@@ -82,6 +90,8 @@ if excess > 0 then
   end
   redis.call('ZREMRANGEBYRANK', KEYS[1], 0, excess - 1)
 end
+if ARGV[7] == 'S' then redis.call('SPUBLISH', KEYS[7], ARGV[8] .. message .. ARGV[9])
+elseif ARGV[7] == 'C' then redis.call('PUBLISH', KEYS[7], ARGV[8] .. message .. ARGV[9]) end
 return {0, message}
 `);
 
@@ -286,6 +296,9 @@ export class RedisMessageStore implements MessageStore {
 
   async append(input: AppendInput): Promise<AppendResult> {
     const { id, room, clientId, user, text, ts } = input;
+    // With WAIT, a new message is broadcast only once the replicas have it:
+    // the store publishes nothing itself, the caller's adapter does after the answer.
+    const publish = this.links.waitReplicas === 0 ? input.publish : undefined;
     // `seq` and `rev` go first, added by the script; the rest is fixed here.
     const json = JSON.stringify({ id, room, clientId, user: { id: user.id, name: user.name }, text, ts, reactions: {} });
     const idempotencyKey = keys.idempotency(room, user.id, clientId);
@@ -297,8 +310,10 @@ export class RedisMessageStore implements MessageStore {
           done(
             (await APPEND.run(
               client,
-              [...roomKeys(room), keys.seq(room), idempotencyKey],
-              [json, id, ts, this.historyMax, IDEMPOTENCY_WINDOW_MS, this.deadline()],
+              publish ? [...roomKeys(room), keys.seq(room), idempotencyKey, publish.channel] : [...roomKeys(room), keys.seq(room), idempotencyKey],
+              publish
+                ? [json, id, ts, this.historyMax, IDEMPOTENCY_WINDOW_MS, this.deadline(), publish.sharded ? 'S' : 'C', publish.before, publish.after]
+                : [json, id, ts, this.historyMax, IDEMPOTENCY_WINDOW_MS, this.deadline()],
             )) as [number, string],
           ),
         ),
@@ -307,8 +322,11 @@ export class RedisMessageStore implements MessageStore {
     // A repeat of a send answered `unavailable` here: its first answer, at last.
     const firstAnswer = this.unanswered.take(idempotencyKey);
     const duplicate = status !== 0 && !firstAnswer;
-    if (status === 2) return { message: storedMessage(input, decodeSendRef(stored)), duplicate };
-    return { message: parse(stored), duplicate };
+    // The script published whenever it stored: also the first time of an
+    // unanswered send, whose other instances have had it since.
+    const published = !duplicate && publish !== undefined;
+    if (status === 2) return { message: storedMessage(input, decodeSendRef(stored)), duplicate, published };
+    return { message: parse(stored), duplicate, published };
   }
 
   async change(input: ChangeInput): Promise<ChangeResult> {

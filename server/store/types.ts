@@ -13,6 +13,23 @@ export interface AppendInput {
   user: User;
   text: string;
   ts: number;
+  /**
+   * The bus's publication of the new message, made by the store in the same
+   * atomic step as the write (a Redis store: one round trip instead of two).
+   * A store that cannot publish ignores it and answers `published: false`.
+   */
+  publish?: BusPublication;
+}
+
+/**
+ * A broadcast for the store to publish on the bus along with a new message:
+ * `before`, the message as JSON, then `after`, on `channel`.
+ */
+export interface BusPublication {
+  channel: string;
+  sharded: boolean;
+  before: string;
+  after: string;
 }
 
 export interface AppendResult {
@@ -24,6 +41,8 @@ export interface AppendResult {
   message: Message;
   /** True when `(user.id, room, clientId)` was stored before: nothing was stored now. */
   duplicate: boolean;
+  /** The store published `input.publish` to the other instances: the caller delivers to its own sockets only. */
+  published?: boolean;
 }
 
 /** A change to a message, as the contract's events ask for it. */
