@@ -204,6 +204,10 @@ export function createApp(deps: AppDeps, options: AppOptions): App {
     socket.join(userRoom(user));
     guards.watch(socket);
     outputBound.watch(socket);
+    // What the handshake needed of the HTTP request is in socket.handshake
+    // now: drop the request itself, a few KiB per connection held for
+    // nothing otherwise (as Socket.IO's memory guide advises).
+    (socket.conn as unknown as { request: unknown }).request = null;
     registerHandlers(socket, { io, chat, backend, recovery, guards, metrics, logger });
     socket.emit('session', { user, instanceId: options.instanceId });
     socket.on('disconnect', (reason) => {

@@ -45,7 +45,9 @@ export function registerHandlers(socket: ParleySocket, deps: HandlerDeps): void 
   const { io, chat, backend, recovery, guards, metrics, logger } = deps;
   const identity = socket.data.identity;
   const user = identity.user;
-  const log = logger.child({ socket: socket.id, user: user.id });
+  // Made when first needed (a failure): a child logger per socket would cost memory on every connection.
+  let childLog: Logger | undefined;
+  const log = () => (childLog ??= logger.child({ socket: socket.id, user: user.id }));
 
   /** Registers a handler whose result (or error) is the ack's answer. */
   const on = <T extends object>(event: keyof ClientToServerEvents, handler: (payload: unknown) => Promise<T>) => {
@@ -57,8 +59,8 @@ export function registerHandlers(socket: ParleySocket, deps: HandlerDeps): void 
         (err: unknown) => {
           const error = toErrorBody(err);
           metrics.errors.inc({ code: error.code });
-          if (error.code === 'internal') log.error({ err, event }, 'handler failed');
-          else log.debug({ event, code: error.code }, error.message);
+          if (error.code === 'internal') log().error({ err, event }, 'handler failed');
+          else log().debug({ event, code: error.code }, error.message);
           ack?.({ ok: false, error });
         },
       );
@@ -155,7 +157,7 @@ export function registerHandlers(socket: ParleySocket, deps: HandlerDeps): void 
 
   socket.on('disconnecting', () => {
     for (const room of socket.data.rooms) {
-      leaveRoom(room).catch((err) => log.warn({ err, room }, 'presence leave on disconnect failed'));
+      leaveRoom(room).catch((err) => log().warn({ err, room }, 'presence leave on disconnect failed'));
     }
   });
   // A client's DISCONNECT packet leaves the namespace but not the connection,

@@ -44,7 +44,10 @@ async function slowConsumers(server: TestServer): Promise<number> {
 describe('a client that stops reading', () => {
   it('is ended past MAX_OUTPUT_BYTES with its TCP socket destroyed, while heartbeats still pass; others are unaffected', async () => {
     const server = await startServer({ maxOutputBytes: MAX_OUTPUT, pingIntervalMs: 200, pingTimeoutMs: 200 });
+    // The TCP socket its WebSocket came on (the server keeps no reference to its HTTP request).
+    const upgraded = new Promise<TcpSocket>((resolve) => server.app.httpServer.once('upgrade', (_req, socket: TcpSocket) => resolve(socket)));
     const stalled = await WireClient.connect(server.url, { name: 'stalled' });
+    const tcp = await upgraded;
     expect(await stalled.call('room:join', { room: 'lobby' }, 1)).toMatchObject({ ok: true });
     const reader = await connect(server.url, 'reader');
     await ok(reader, 'room:join', { room: 'lobby' });
@@ -53,7 +56,6 @@ describe('a client that stops reading', () => {
     const received = collect<Message>(reader, 'message');
 
     const onServer = serverSocket(server, 'stalled');
-    const tcp: TcpSocket = onServer.conn.request.socket;
     let gone = false;
     const disconnected = waitFor<string>(onServer, 'disconnect', () => true, 30_000).then((reason) => ((gone = true), reason));
     stalled.stopReading();
