@@ -18,7 +18,7 @@ import { createHttpServer, type HttpServer } from './http/server';
 import type { Logger } from './logger';
 import type { Metrics } from './metrics';
 import { Guards } from './realtime/guards';
-import { registerHandlers } from './realtime/handlers';
+import { createHandlers } from './realtime/handlers';
 import { OutputBound } from './realtime/output-bound';
 import { Recovery } from './recovery';
 import { isChatRoom, userRoom, type ParleyServer } from './sockets';
@@ -197,6 +197,7 @@ export function createApp(deps: AppDeps, options: AppOptions): App {
     });
   }
 
+  const handlers = createHandlers({ io, chat, backend, recovery, guards, metrics, logger });
   io.on('connection', (socket) => {
     const { user } = socket.data.identity;
     metrics.connectedSockets.inc();
@@ -208,7 +209,7 @@ export function createApp(deps: AppDeps, options: AppOptions): App {
     // now: drop the request itself, a few KiB per connection held for
     // nothing otherwise (as Socket.IO's memory guide advises).
     (socket.conn as unknown as { request: unknown }).request = null;
-    registerHandlers(socket, { io, chat, backend, recovery, guards, metrics, logger });
+    handlers.attach(socket);
     socket.emit('session', { user, instanceId: options.instanceId });
     socket.on('disconnect', (reason) => {
       metrics.connectedSockets.dec();

@@ -12,6 +12,8 @@ export interface SocketData {
   identity: Identity;
   /** Rooms this socket joined, kept for the presence leave on disconnect. */
   rooms: Set<string>;
+  /** The timer that ends the session when the token expires (realtime/guards.ts). */
+  expiryTimer?: NodeJS.Timeout;
 }
 
 export type ParleyServer = Server<ClientToServerEvents, ServerToClientEvents, Record<string, never>, SocketData>;

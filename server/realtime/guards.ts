@@ -16,6 +16,13 @@ import type { ParleySocket } from '../sockets';
 /** setTimeout's longest delay; a longer one fires at once. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
+/** What an event after the token's expiry is answered, and what `session:ended` says. */
+const EXPIRED: ErrorBody = { code: 'unauthorized', message: 'token expired: connect again with a fresh token' };
+
+function clearExpiry(this: ParleySocket): void {
+  clearTimeout(this.data.expiryTimer);
+}
+
 export interface GuardOptions {
   /** Rooms one connection may be in at once. */
   maxRoomsPerConnection: number;
@@ -42,34 +49,35 @@ export class Guards {
   watch(socket: ParleySocket): void {
     const { expiresAt } = socket.data.identity;
     if (expiresAt === undefined) return;
-    const expired = () => this.now() >= expiresAt;
-    const error: ErrorBody = { code: 'unauthorized', message: 'token expired: connect again with a fresh token' };
+    const { now, options } = this;
 
     socket.use((packet, next) => {
-      if (!expired()) return next();
-      this.options.metrics.errors.inc({ code: 'unauthorized' });
+      if (now() < expiresAt) return next();
+      options.metrics.errors.inc({ code: 'unauthorized' });
       const ack = packet[packet.length - 1];
-      if (typeof ack === 'function') (ack as (answer: unknown) => void)({ ok: false, error });
+      if (typeof ack === 'function') (ack as (answer: unknown) => void)({ ok: false, error: EXPIRED });
       // Not calling next() drops the event: no handler runs for it.
     });
-
-    let timer: NodeJS.Timeout | undefined;
-    const arm = () => {
-      const left = expiresAt - this.now();
-      if (left > 0) {
-        timer = setTimeout(arm, Math.min(left, MAX_TIMER_MS));
-        return;
-      }
-      this.options.logger.info({ socket: socket.id, user: socket.data.identity.user.id }, 'token expired: session ended');
-      // Said before the disconnect, on the same connection, so the client
-      // knows why: socket.io-client does not reconnect on its own after a
-      // server-side disconnect, and a reconnect with the same token is refused.
-      socket.emit('session:ended', error);
-      socket.disconnect(true);
-    };
-    arm();
-    socket.once('disconnect', () => clearTimeout(timer));
+    this.arm(socket);
+    // Shared by every socket (the socket is `this`): one closure less per connection.
+    socket.once('disconnect', clearExpiry);
   }
+
+  /** Ends the socket's session once its token's `exp` has passed, or looks again later (timers are bounded). */
+  private readonly arm = (socket: ParleySocket): void => {
+    const expiresAt = socket.data.identity.expiresAt!;
+    const left = expiresAt - this.now();
+    if (left > 0) {
+      socket.data.expiryTimer = setTimeout(this.arm, Math.min(left, MAX_TIMER_MS), socket);
+      return;
+    }
+    this.options.logger.info({ socket: socket.id, user: socket.data.identity.user.id }, 'token expired: session ended');
+    // Said before the disconnect, on the same connection, so the client
+    // knows why: socket.io-client does not reconnect on its own after a
+    // server-side disconnect, and a reconnect with the same token is refused.
+    socket.emit('session:ended', EXPIRED);
+    socket.disconnect(true);
+  };
 
   /**
    * Throws `too_large` when the socket is in more rooms than allowed. Called

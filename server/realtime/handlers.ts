@@ -36,38 +36,45 @@ export interface HandlerDeps {
   logger: Logger;
 }
 
+/** A handler of one event: its payload in, the ack's answer out (or an error). */
+type Handler = (socket: ParleySocket, payload: unknown) => Promise<object>;
+
 /**
- * Wires the contract's client-to-server events onto a connected socket.
- * Every handler answers through its ack with `Ok` or `Err`, and never throws:
- * a missing ack, a payload of any shape or an unknown event are all harmless.
+ * The contract's client-to-server events, made once for the whole server:
+ * `attach` wires them onto each connected socket. Every handler answers
+ * through its ack with `Ok` or `Err`, and never throws: a missing ack, a
+ * payload of any shape or an unknown event are all harmless.
+ *
+ * The listeners are the same functions for every socket (each finds its
+ * socket as `this`, and what it needs of it in `socket.data`): a connection
+ * costs no closures of its own here, which at tens of thousands of
+ * connections is memory that counts.
  */
-export function registerHandlers(socket: ParleySocket, deps: HandlerDeps): void {
+export function createHandlers(deps: HandlerDeps): { attach(socket: ParleySocket): void } {
   const { io, chat, backend, recovery, guards, metrics, logger } = deps;
-  const identity = socket.data.identity;
-  const user = identity.user;
-  // Made when first needed (a failure): a child logger per socket would cost memory on every connection.
-  let childLog: Logger | undefined;
-  const log = () => (childLog ??= logger.child({ socket: socket.id, user: user.id }));
 
-  /** Registers a handler whose result (or error) is the ack's answer. */
-  const on = <T extends object>(event: keyof ClientToServerEvents, handler: (payload: unknown) => Promise<T>) => {
-    (socket as unknown as { on(e: string, l: (...args: unknown[]) => void): void }).on(event, (...args: unknown[]) => {
-      const ack = typeof args[args.length - 1] === 'function' ? (args.pop() as (a: Answer<T>) => void) : undefined;
-      const payload = args[0];
-      handler(payload).then(
-        (result) => ack?.({ ok: true, ...result }),
-        (err: unknown) => {
-          const error = toErrorBody(err);
-          metrics.errors.inc({ code: error.code });
-          if (error.code === 'internal') log().error({ err, event }, 'handler failed');
-          else log().debug({ event, code: error.code }, error.message);
-          ack?.({ ok: false, error });
-        },
-      );
-    });
-  };
+  /** A socket's logger, made only when it logs (a failure): one per socket would cost memory on every connection. */
+  const logOf = (socket: ParleySocket) => logger.child({ socket: socket.id, user: socket.data.identity.user.id });
 
-  on('room:join', async (p): Promise<JoinAnswer> => {
+  /** @throws AppError `not_joined` unless this socket joined `room`. */
+  function mustBeJoined(socket: ParleySocket, room: string, doing: string): void {
+    if (!socket.data.rooms.has(room)) throw new AppError('not_joined', `join ${room} before ${doing}`);
+  }
+
+  /** Takes the socket out of a room; `announce`: tell the room when it was the user's last socket there. */
+  async function leaveRoom(socket: ParleySocket, room: string, announce = true): Promise<void> {
+    if (!socket.data.rooms.delete(room)) return;
+    const { user } = socket.data.identity;
+    await socket.leave(room);
+    const { last, members, version } = await backend.presence.leave(room, user, socket.id);
+    if (last && announce) io.to(room).emit('presence', { room, event: 'leave', user, members, version });
+  }
+
+  const handlers = new Map<string, Handler>();
+
+  handlers.set('room:join', async (socket, p): Promise<JoinAnswer> => {
+    const { identity } = socket.data;
+    const { user } = identity;
     const { room, since } = parseJoin(p);
     assertMayUse(identity, room);
     await backend.limits.consume('join', socket.id);
@@ -96,26 +103,27 @@ export function registerHandlers(socket: ParleySocket, deps: HandlerDeps): void 
     } catch (err) {
       // A join that failed leaves the socket as it was, so a retry starts
       // clean; the room never heard of it, so it hears of no leave either.
-      if (!wasJoined) await leaveRoom(room, false).catch(() => {});
+      if (!wasJoined) await leaveRoom(socket, room, false).catch(() => {});
       throw err;
     }
   });
 
-  on('room:leave', async (p) => {
+  handlers.set('room:leave', async (socket, p) => {
     const { room } = parseLeave(p);
-    await leaveRoom(room);
+    await leaveRoom(socket, room);
     return {};
   });
 
-  on('message:send', async (p) => {
+  handlers.set('message:send', async (socket, p) => {
     const started = process.hrtime.bigint();
     let outcome = 'ok';
     try {
+      const { identity } = socket.data;
       const payload = parseSend(p);
       // A room the token never allows answers `forbidden` (permanent), not
       // `not_joined`, which would send the client to a join that cannot succeed.
       assertMayUse(identity, payload.room);
-      mustBeJoined(payload.room, 'sending to it');
+      mustBeJoined(socket, payload.room, 'sending to it');
       const message = await chat.send(identity, payload);
       return { message };
     } catch (err) {
@@ -126,14 +134,15 @@ export function registerHandlers(socket: ParleySocket, deps: HandlerDeps): void 
     }
   });
 
-  on('room:history', async (p) => chat.history(identity, parseHistory(p)));
+  handlers.set('room:history', async (socket, p) => chat.history(socket.data.identity, parseHistory(p)));
 
   /** A change to a message: checked in the order of message:send (shape, the rooms claim, joined), then carried out by Chat. */
   const onChange = (event: keyof ClientToServerEvents, request: (payload: unknown) => ChangeRequest) =>
-    on(event, async (p): Promise<ChangeAnswer> => {
+    handlers.set(event, async (socket, p): Promise<ChangeAnswer> => {
+      const { identity } = socket.data;
       const change = request(p);
       assertMayUse(identity, change.room);
-      mustBeJoined(change.room, 'changing its messages');
+      mustBeJoined(socket, change.room, 'changing its messages');
       return { message: await chat.change(identity, change) };
     });
   onChange('message:edit', (p) => editRequest(parseEdit(p)));
@@ -141,42 +150,59 @@ export function registerHandlers(socket: ParleySocket, deps: HandlerDeps): void 
   onChange('reaction:add', (p) => reactionRequest(parseReaction(p), true));
   onChange('reaction:remove', (p) => reactionRequest(parseReaction(p), false));
 
-  on('room:changes', async (p) => chat.changes(identity, parseChanges(p)));
+  handlers.set('room:changes', async (socket, p) => chat.changes(socket.data.identity, parseChanges(p)));
 
-  on('typing', async (p) => {
+  handlers.set('typing', async (socket, p) => {
+    const { identity } = socket.data;
     const { room, typing } = parseTyping(p);
     assertMayUse(identity, room);
-    mustBeJoined(room, 'typing in it');
-    await backend.limits.consume('typing', user.id);
+    mustBeJoined(socket, room, 'typing in it');
+    await backend.limits.consume('typing', identity.user.id);
     // To the room's other users: not even this user's other sockets.
-    io.to(room).except(userRoom(user)).emit('typing', { room, user, typing });
+    io.to(room).except(userRoom(identity.user)).emit('typing', { room, user: identity.user, typing });
     return {};
   });
 
-  on('rooms:list', async (p) => chat.roomsList(identity, parseRoomsList(p)));
+  handlers.set('rooms:list', async (socket, p) => chat.roomsList(socket.data.identity, parseRoomsList(p)));
 
-  socket.on('disconnecting', () => {
-    for (const room of socket.data.rooms) {
-      leaveRoom(room).catch((err) => log().warn({ err, room }, 'presence leave on disconnect failed'));
-    }
+  /** The listener of each event, shared by every socket: its result (or error) is the ack's answer. */
+  const listeners = [...handlers].map(([event, handler]) => {
+    const listener = function (this: ParleySocket, ...args: unknown[]): void {
+      const socket = this;
+      const ack = typeof args[args.length - 1] === 'function' ? (args.pop() as (a: Answer<object>) => void) : undefined;
+      handler(socket, args[0]).then(
+        (result) => ack?.({ ok: true, ...result }),
+        (err: unknown) => {
+          const error = toErrorBody(err);
+          metrics.errors.inc({ code: error.code });
+          if (error.code === 'internal') logOf(socket).error({ err, event }, 'handler failed');
+          else if (logger.isLevelEnabled('debug')) logOf(socket).debug({ event, code: error.code }, error.message);
+          ack?.({ ok: false, error });
+        },
+      );
+    };
+    return [event, listener] as const;
   });
   // A client's DISCONNECT packet leaves the namespace but not the connection,
   // which Engine.IO would keep alive on heartbeats for nothing: this service
   // has one namespace, so the connection goes with it.
-  socket.on('disconnect', (reason) => {
-    if (reason === 'client namespace disconnect') socket.conn.close();
-  });
+  const onDisconnect = function (this: ParleySocket, reason: string): void {
+    if (reason === 'client namespace disconnect') this.conn.close();
+  };
 
-  /** @throws AppError `not_joined` unless this socket joined `room`. */
-  function mustBeJoined(room: string, doing: string): void {
-    if (!socket.data.rooms.has(room)) throw new AppError('not_joined', `join ${room} before ${doing}`);
-  }
+  const onDisconnecting = function (this: ParleySocket): void {
+    const socket = this;
+    for (const room of socket.data.rooms) {
+      leaveRoom(socket, room).catch((err) => logOf(socket).warn({ err, room }, 'presence leave on disconnect failed'));
+    }
+  };
 
-  /** Takes the socket out of a room; `announce`: tell the room when it was the user's last socket there. */
-  async function leaveRoom(room: string, announce = true): Promise<void> {
-    if (!socket.data.rooms.delete(room)) return;
-    await socket.leave(room);
-    const { last, members, version } = await backend.presence.leave(room, user, socket.id);
-    if (last && announce) io.to(room).emit('presence', { room, event: 'leave', user, members, version });
-  }
+  return {
+    attach(socket) {
+      const on = (socket as unknown as { on(e: string, l: (...args: unknown[]) => void): void }).on.bind(socket);
+      for (const [event, listener] of listeners) on(event, listener);
+      socket.on('disconnecting', onDisconnecting);
+      socket.on('disconnect', onDisconnect);
+    },
+  };
 }

@@ -65,10 +65,33 @@ function sidOf(req: IncomingMessage): string | undefined {
   return query ? new URLSearchParams(query).get('sid') ?? undefined : undefined;
 }
 
-/** Ends the connections whose peer does not take what is sent to it. */
+/** What the bound keeps of one connection. */
+interface Watched {
+  socket: ParleySocket;
+  /** Bytes queued since the transport last took the queue. */
+  waiting: number;
+  checking: boolean;
+  ended: boolean;
+  transport: EngineTransport;
+  readonly sid: string;
+  /** Its TCP socket, once known (a WebSocket's). */
+  tcp?: TcpSocket;
+}
+
+/** The Engine.IO socket's events the bound listens to; `this` is that socket. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type ConnListener = (this: ParleySocket['conn'], arg?: any) => void;
+
+/**
+ * Ends the connections whose peer does not take what is sent to it. Its
+ * listeners are the same functions for every connection (each finds its
+ * state by its Engine.IO socket): a connection costs one small object here.
+ */
 export class OutputBound {
   /** The TCP socket of each WebSocket upgrade of an existing session, by session id, until the upgrade is taken. */
   private readonly upgrades = new Map<string, TcpSocket>();
+  private readonly watched = new WeakMap<object, Watched>();
+  private readonly listeners: Record<'packetCreate' | 'flush' | 'upgrade' | 'close', ConnListener>;
 
   constructor(
     httpServer: HttpServer,
@@ -84,64 +107,77 @@ export class OutputBound {
         if (this.upgrades.get(sid) === socket) this.upgrades.delete(sid);
       });
     });
+    const bound = this;
+    const max = options.maxOutputBytes;
+    this.listeners = {
+      packetCreate(packet: EnginePacket) {
+        const w = bound.watched.get(this);
+        if (!w) return;
+        w.waiting += packetBytes(packet);
+        if (w.waiting > max && !w.checking) {
+          w.checking = true;
+          // Looked at once Engine.IO is done with the packet: if the transport
+          // was free, it has taken the queue by then.
+          process.nextTick(() => {
+            w.checking = false;
+            if (w.waiting > max && !w.ended) bound.end(w);
+          });
+        }
+      },
+      flush() {
+        const w = bound.watched.get(this);
+        if (w) w.waiting = 0;
+      },
+      upgrade(next: EngineTransport) {
+        const w = bound.watched.get(this);
+        if (!w) return;
+        w.transport = next;
+        if (next.name === 'websocket') {
+          w.tcp = bound.upgrades.get(w.sid);
+          bound.upgrades.delete(w.sid);
+        }
+      },
+      close() {
+        bound.watched.delete(this);
+        this.off('packetCreate', bound.listeners.packetCreate);
+        this.off('flush', bound.listeners.flush);
+        this.off('upgrade', bound.listeners.upgrade);
+      },
+    };
   }
 
   /** Holds a newly connected socket's output to the bound. */
   watch(socket: ParleySocket): void {
     const conn = socket.conn;
-    const max = this.options.maxOutputBytes;
-    /** Bytes queued since the transport last took the queue. */
-    let waiting = 0;
-    let checking = false;
-    let ended = false;
-    let transport = conn.transport as unknown as EngineTransport;
-    const sid = transport.sid;
-    // A WebSocket opened directly arrived on its own upgrade request.
-    let tcp: TcpSocket | undefined = transport.name === 'websocket' ? conn.request.socket : undefined;
-
-    const end = () => {
-      ended = true;
-      this.options.metrics.slowConsumers.inc();
-      this.options.logger.warn(
-        { socket: socket.id, user: socket.data.identity.user.id, transport: transport.name, waitingBytes: waiting, maxOutputBytes: max },
-        'peer is not reading: connection ended',
-      );
-      // Reset (RST), so that neither the kernel nor Node keeps the unsent
-      // bytes for a peer that is not taking them; the close that follows
-      // frees what Engine.IO and Socket.IO hold.
-      if (tcp && !tcp.destroyed) tcp.resetAndDestroy();
-      conn.close(true);
-    };
-    // Looked at once Engine.IO is done with the packet: if the transport was
-    // free, it has taken the queue by then.
-    const check = () => {
-      checking = false;
-      if (waiting > max && !ended) end();
-    };
-    const onPacket = (packet: EnginePacket) => {
-      waiting += packetBytes(packet);
-      if (waiting > max && !checking) {
-        checking = true;
-        process.nextTick(check);
-      }
-    };
-    const onFlush = () => {
-      waiting = 0;
-    };
-    const onUpgrade = (next: EngineTransport) => {
-      transport = next;
-      if (next.name === 'websocket') {
-        tcp = this.upgrades.get(sid);
-        this.upgrades.delete(sid);
-      }
-    };
-    conn.on('packetCreate', onPacket);
-    conn.on('flush', onFlush);
-    conn.on('upgrade', onUpgrade);
-    conn.once('close', () => {
-      conn.off('packetCreate', onPacket);
-      conn.off('flush', onFlush);
-      conn.off('upgrade', onUpgrade);
+    const transport = conn.transport as unknown as EngineTransport;
+    this.watched.set(conn, {
+      socket,
+      waiting: 0,
+      checking: false,
+      ended: false,
+      transport,
+      sid: transport.sid,
+      // A WebSocket opened directly arrived on its own upgrade request.
+      tcp: transport.name === 'websocket' ? conn.request.socket : undefined,
     });
+    conn.on('packetCreate', this.listeners.packetCreate);
+    conn.on('flush', this.listeners.flush);
+    conn.on('upgrade', this.listeners.upgrade);
+    conn.once('close', this.listeners.close);
+  }
+
+  private end(w: Watched): void {
+    const max = this.options.maxOutputBytes;
+    w.ended = true;
+    this.options.metrics.slowConsumers.inc();
+    this.options.logger.warn(
+      { socket: w.socket.id, user: w.socket.data.identity.user.id, transport: w.transport.name, waitingBytes: w.waiting, maxOutputBytes: max },
+      'peer is not reading: connection ended',
+    );
+    // Reset (RST), so that neither the kernel nor Node keeps the unsent
+    // bytes for a peer that is not taking them; the close that follows
+    // frees what Engine.IO and Socket.IO hold.
+    if (w.tcp && !w.tcp.destroyed) w.tcp.resetAndDestroy();
+    w.socket.conn.close(true);
   }
 }
