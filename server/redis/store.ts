@@ -324,9 +324,8 @@ export class RedisMessageStore implements MessageStore {
     const duplicate = status !== 0 && !firstAnswer;
     // The script published whenever it stored: also the first time of an
     // unanswered send, whose other instances have had it since.
-    const published = !duplicate && publish !== undefined;
-    if (status === 2) return { message: storedMessage(input, decodeSendRef(stored)), duplicate, published };
-    return { message: parse(stored), duplicate, published };
+    const message = status === 2 ? storedMessage(input, decodeSendRef(stored)) : parse(stored);
+    return !duplicate && publish !== undefined ? { message, duplicate, published: true } : { message, duplicate };
   }
 
   async change(input: ChangeInput): Promise<ChangeResult> {

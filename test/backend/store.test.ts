@@ -1,8 +1,9 @@
 import { MAX_REACTIONS_GIVEN_PER_MESSAGE, type Message, type User } from '../../protocol';
-import { keys } from '../../server/redis/keys';
+import { channels, keys } from '../../server/redis/keys';
+import { defer } from '../helpers/cleanup';
 import { MemoryMessageStore } from '../../server/store/memory';
 import type { AppendInput, ChangeInput, MessageStore } from '../../server/store/types';
-import { admin, redisBackend, startRedis, useRedisCluster } from '../helpers/redis';
+import { admin, redisBackend, startRedis, until, useRedisCluster } from '../helpers/redis';
 
 /** Makes `count` handles on one history: several instances of the service for Redis, the same object in memory. */
 type StoreFactory = (historyMax: number, count?: number) => Promise<MessageStore[]>;
@@ -346,6 +347,29 @@ describe('MessageStore in Redis: its keys', () => {
     expect(Object.keys(await op.hGetAll(keys.messageIds('lobby'))).sort()).toEqual(kept.map((m) => m.id).sort());
     const { message } = await store.append(input('lobby', 'ref', alice, 'k-ref'));
     expect(await op.get(keys.idempotency('lobby', 'alice', 'k-ref'))).toBe(`${message.seq}:${message.rev}:${message.ts}:${message.id}`);
+  });
+
+  it('publishes a new message on its bus channel in the same step as it stores it, and a repeat not at all', async () => {
+    const redis = await startRedis();
+    const { store } = await redisBackend(redis.url, { historyMax: 100 });
+    const op = await admin(redis.url);
+    const listener = op.duplicate();
+    listener.on('error', () => {});
+    await listener.connect();
+    defer(() => listener.disconnect().catch(() => {}));
+    const heard: string[] = [];
+    await listener.sSubscribe(channels.room('lobby'), (text) => void heard.push(text));
+    const publish = { channel: channels.room('lobby'), sharded: true, before: '<', after: '>' };
+    const first = await store.append({ ...input('lobby', 'hello', alice, 'k-pub'), publish });
+    const repeat = await store.append({ ...input('lobby', 'hello', alice, 'k-pub'), publish });
+    await store.append(input('lobby', 'not published'));
+    // Published after them: once it is heard, anything they published has been.
+    await op.sPublish(channels.room('lobby'), 'end');
+    await until('the publications are heard', () => heard.includes('end'));
+    expect([first.published, repeat.published, repeat.duplicate]).toEqual([true, undefined, true]);
+    expect(heard).toHaveLength(2);
+    expect(JSON.parse(heard[0].slice(1, -1))).toEqual(first.message);
+    expect([heard[0][0], heard[0].at(-1)]).toEqual(['<', '>']);
   });
 
   it('reads what was stored before messages had a rev: rev 0, no reactions, and the old idempotency keys', async () => {
