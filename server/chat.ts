@@ -71,9 +71,9 @@ export class Chat {
       this.metrics.messagesStored.inc();
       if (!published) this.io.to(message.room).emit('message', message);
       // The other instances have it from the store: this one's sockets get
-      // it now, in the same tick as the send's answer, so that the sender's
-      // copy and its answer leave in one write.
-      else this.io.to(message.room).local.emit('message', message);
+      // it after the send's answer, as they would after the adapter's own
+      // publication.
+      else setImmediate(() => this.io.to(message.room).local.emit('message', message));
     }
     return message;
   }
