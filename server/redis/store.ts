@@ -310,10 +310,11 @@ export class RedisMessageStore implements MessageStore {
           done(
             (await APPEND.run(
               client,
-              publish ? [...roomKeys(room), keys.seq(room), idempotencyKey, publish.channel] : [...roomKeys(room), keys.seq(room), idempotencyKey],
-              publish
-                ? [json, id, ts, this.historyMax, IDEMPOTENCY_WINDOW_MS, this.deadline(), publish.sharded ? 'S' : 'C', publish.before, publish.after]
-                : [json, id, ts, this.historyMax, IDEMPOTENCY_WINDOW_MS, this.deadline()],
+              [...roomKeys(room), keys.seq(room), idempotencyKey, ...(publish ? [publish.channel] : [])],
+              [
+                json, id, ts, this.historyMax, IDEMPOTENCY_WINDOW_MS, this.deadline(),
+                ...(publish ? [publish.sharded ? 'S' : 'C', publish.before, publish.after] : []),
+              ],
             )) as [number, string],
           ),
         ),
